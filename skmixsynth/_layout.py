@@ -1,0 +1,186 @@
+"""The output layout of :class:`~skmixsynth.MixedTypeEncoder`.
+
+The encoded matrix is one contiguous block of numerical scalars followed by one softmax block
+per discrete output (a categorical column, or the missing-value indicator of a numerical
+column)::
+
+    [ num_0 ... num_{M-1} | cat_0 (d_0 wide) | cat_1 (d_1 wide) | ... ]
+
+Heads, losses, samplers and metrics read this layout; nothing else hard-codes column positions.
+The layout is plain data (frozen dataclasses of ints and strings) so it travels as JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+__all__ = ["Layout", "Span"]
+
+#: span kinds
+NUMERICAL = "numerical"
+CATEGORICAL = "categorical"
+MISSING = "missing"
+
+
+@dataclass(frozen=True)
+class Span:
+    """One output block of the encoded matrix.
+
+    Parameters
+    ----------
+    column : str
+        Name of the source column in the original table.
+    kind : {"numerical", "categorical", "missing"}
+        ``"numerical"``: one scalar in (0, 1); ``"categorical"``: a one-hot block over the
+        column's levels; ``"missing"``: the two-level (present, missing) one-hot indicator of a
+        numerical column that had missing values at fit.
+    start, stop : int
+        The block is ``encoded[:, start:stop]``.
+    activation : {"sigmoid", "softmax"}
+        The output activation a model should put on this block.
+    labels : tuple of str
+        One label per output feature (used by ``get_feature_names_out``).
+
+    Examples
+    --------
+    >>> from skmixsynth import Span
+    >>> s = Span("colour", "categorical", 3, 6, "softmax", ("red", "green", "blue"))
+    >>> s.dim, s.slice
+    (3, slice(3, 6, None))
+    """
+
+    column: str
+    kind: str
+    start: int
+    stop: int
+    activation: str
+    labels: tuple = ()
+
+    @property
+    def dim(self):
+        """Width of the block."""
+        return self.stop - self.start
+
+    @property
+    def slice(self):
+        """``slice(start, stop)`` into the encoded matrix."""
+        return slice(self.start, self.stop)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The list of spans of an encoded matrix, with the index arrays fused ops need.
+
+    Parameters
+    ----------
+    spans : tuple of Span
+        Numerical spans first (contiguous, one column each), then the discrete spans.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skmixsynth import MixedTypeEncoder
+    >>> df = pd.DataFrame({"x": [0.5, 1.5, 2.5], "c": ["a", "b", "a"]})
+    >>> layout = MixedTypeEncoder().fit(df).layout_
+    >>> layout.width, layout.n_numerical, layout.cardinalities
+    (3, 1, (2,))
+    >>> layout.numerical_slice
+    slice(0, 1, None)
+    """
+
+    spans: tuple
+
+    def __post_init__(self):
+        pos = 0
+        seen_discrete = False
+        for span in self.spans:
+            if span.start != pos or span.stop <= span.start:
+                raise ValueError(f"Spans must be contiguous and non-empty; got {span}.")
+            if span.kind == NUMERICAL:
+                if seen_discrete or span.dim != 1:
+                    raise ValueError(
+                        "Numerical spans must be one column wide and come before discrete spans."
+                    )
+            elif span.kind in (CATEGORICAL, MISSING):
+                seen_discrete = True
+            else:
+                raise ValueError(f"Unknown span kind {span.kind!r}.")
+            pos = span.stop
+
+    @property
+    def width(self):
+        """Number of columns of the encoded matrix."""
+        return self.spans[-1].stop if self.spans else 0
+
+    @property
+    def numerical_spans(self):
+        """The numerical spans, in order."""
+        return tuple(s for s in self.spans if s.kind == NUMERICAL)
+
+    @property
+    def discrete_spans(self):
+        """The softmax spans (categorical columns and missing indicators), in order."""
+        return tuple(s for s in self.spans if s.kind != NUMERICAL)
+
+    @property
+    def n_numerical(self):
+        """Number of numerical scalars (the width of the numerical block)."""
+        return len(self.numerical_spans)
+
+    @property
+    def numerical_slice(self):
+        """``slice`` of the contiguous numerical block."""
+        return slice(0, self.n_numerical)
+
+    @property
+    def discrete_slice(self):
+        """``slice`` of the block holding every discrete span."""
+        return slice(self.n_numerical, self.width)
+
+    @property
+    def cardinalities(self):
+        """Width of each discrete span (the number of levels, for a tokenizer's embeddings)."""
+        return tuple(s.dim for s in self.discrete_spans)
+
+    def discrete_index(self):
+        """Index arrays that gather the discrete block into a padded 3-D tensor.
+
+        Returns
+        -------
+        index : ndarray of shape (n_discrete, max_levels), int64
+            ``encoded[:, index]`` has shape ``(n_rows, n_discrete, max_levels)``; padded
+            positions point at column 0 and must be masked.
+        mask : ndarray of shape (n_discrete, max_levels), bool
+            True where the position is a real level.
+
+        Examples
+        --------
+        >>> from skmixsynth import Layout, Span
+        >>> lay = Layout((Span("x", "numerical", 0, 1, "sigmoid"),
+        ...               Span("a", "categorical", 1, 3, "softmax"),
+        ...               Span("b", "categorical", 3, 6, "softmax")))
+        >>> index, mask = lay.discrete_index()
+        >>> index.tolist()
+        [[1, 2, 0], [3, 4, 5]]
+        >>> mask.sum(axis=1).tolist()
+        [2, 3]
+        """
+        spans = self.discrete_spans
+        k = max((s.dim for s in spans), default=0)
+        index = np.zeros((len(spans), k), dtype=np.int64)
+        mask = np.zeros((len(spans), k), dtype=bool)
+        for i, s in enumerate(spans):
+            index[i, : s.dim] = np.arange(s.start, s.stop)
+            mask[i, : s.dim] = True
+        return index, mask
+
+    def to_dict(self):
+        """A JSON-serialisable form of the layout."""
+        return {"spans": [dict(asdict(s), labels=list(s.labels)) for s in self.spans]}
+
+    @classmethod
+    def from_dict(cls, data):
+        """Rebuild a layout from :meth:`to_dict`'s output."""
+        return cls(tuple(Span(**dict(s, labels=tuple(s["labels"]))) for s in data["spans"]))
