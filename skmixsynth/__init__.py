@@ -1,8 +1,18 @@
 """skmixsynth: scikit-learn-compatible synthesizers for mixed-type tabular data."""
 
 from ._layout import Layout, Span
+from .base import BaseSynthesizer, load
 from .encoding import MixedTypeEncoder
+from .independent import IndependentSynthesizer
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["Layout", "MixedTypeEncoder", "Span", "__version__"]
+__all__ = [
+    "BaseSynthesizer",
+    "IndependentSynthesizer",
+    "Layout",
+    "MixedTypeEncoder",
+    "Span",
+    "__version__",
+    "load",
+]
