@@ -58,7 +58,7 @@ class IndependentSynthesizer(BaseSynthesizer):
     >>> real = make_mixed(500, random_state=0)
     >>> model = IndependentSynthesizer(random_state=0).fit(real)
     >>> fake = model.sample(100, random_state=0)
-    >>> fake.shape == (100, real.shape[1]) and (fake.dtypes == real.dtypes).all()
+    >>> fake.shape == (100, real.shape[1]) and bool((fake.dtypes == real.dtypes).all())
     True
     """
 
