@@ -10,19 +10,22 @@ import numbers
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
-__all__ = ["check_frame", "infer_column_kinds"]
+__all__ = ["check_frame", "has_feature_names", "infer_column_kinds"]
 
 NUMERICAL = "numerical"
 CATEGORICAL = "categorical"
 DATETIME = "datetime"
+_FROM_ARRAY = "skmixsynth_from_array"
 
 
 def check_frame(X, *, name="X", allow_empty=False):
     """Return ``X`` as a :class:`pandas.DataFrame` with checked column names.
 
     A DataFrame is returned as it is (never copied, never modified); a 2-D array-like is
-    wrapped in a new DataFrame with columns ``"x0", "x1", ...``.
+    wrapped in a new DataFrame with columns ``"x0", "x1", ...`` (flagged in its ``attrs`` so
+    that :func:`has_feature_names` does not take them for feature names).
 
     Parameters
     ----------
@@ -58,6 +61,11 @@ def check_frame(X, *, name="X", allow_empty=False):
             f"{name} must be a 2-D table (a pandas DataFrame or a 2-D array); got a pandas "
             "Series. Use series.to_frame() for a one-column table."
         )
+    elif sp.issparse(X):
+        raise TypeError(
+            f"{name} is a scipy sparse {type(X).__name__}; sparse input is not supported. "
+            "Pass a dense table instead (X.toarray() or a pandas DataFrame)."
+        )
     elif isinstance(X, (str, bytes, numbers.Number)) or X is None:
         raise TypeError(
             f"{name} must be a 2-D table (a pandas DataFrame or a 2-D array); "
@@ -77,16 +85,52 @@ def check_frame(X, *, name="X", allow_empty=False):
                 f"with {arr.ndim} dimension(s) and shape {arr.shape}."
             )
         frame = pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
+        frame.attrs[_FROM_ARRAY] = True  # x0, x1, ... are not feature names
     if frame.shape[1] == 0:
-        raise ValueError(f"{name} has no columns.")
+        raise ValueError(
+            f"{name} has no columns: 0 feature(s) (shape={frame.shape}) while a minimum of 1 "
+            "is required."
+        )
     if frame.shape[0] == 0 and not allow_empty:
-        raise ValueError(f"{name} has no rows (shape {frame.shape}).")
+        raise ValueError(
+            f"{name} has no rows: 0 sample(s) (shape={frame.shape}) while a minimum of 1 is "
+            "required."
+        )
     if isinstance(frame.columns, pd.MultiIndex):
         raise ValueError(f"{name} has MultiIndex columns; flatten them to single names first.")
     dup = frame.columns[frame.columns.duplicated()].unique().tolist()
     if dup:
         raise ValueError(f"{name} has duplicate column names: {dup}.")
+    # The layout and the feature names use str(name): 1 and "1" would share one block.
+    as_str = pd.Index([str(c) for c in frame.columns])
+    if as_str.has_duplicates:
+        clash = frame.columns[as_str.duplicated(keep=False)].tolist()
+        raise ValueError(
+            f"{name} has column names that are the same once converted to strings: {clash}."
+        )
     return frame
+
+
+def has_feature_names(X):
+    """Whether ``X`` carries feature names (the scikit-learn convention).
+
+    True for a DataFrame whose column names are all strings, unless :func:`check_frame` made
+    it from an array (its names ``x0, x1, ...`` are internal, not feature names).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from skmixsynth._validation import check_frame, has_feature_names
+    >>> has_feature_names(pd.DataFrame({"a": [1]})), has_feature_names(pd.DataFrame([[1]]))
+    (True, False)
+    >>> has_feature_names(check_frame(np.ones((2, 2))))
+    False
+    """
+    return (
+        isinstance(X, pd.DataFrame)
+        and not X.attrs.get(_FROM_ARRAY, False)
+        and all(isinstance(c, str) for c in X.columns)
+    )
 
 
 def infer_column_kinds(X, *, categorical_columns=None, numerical_columns=None):
@@ -148,7 +192,9 @@ def infer_column_kinds(X, *, categorical_columns=None, numerical_columns=None):
             kinds[col] = CATEGORICAL
         elif pd.api.types.is_numeric_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype):
             if pd.api.types.is_complex_dtype(dtype):
-                raise TypeError(f"Column {col!r} has complex dtype {dtype}, which is not supported.")
+                raise TypeError(
+                    f"Column {col!r} has complex dtype {dtype}, which is not supported."
+                )
             kinds[col] = NUMERICAL
         elif pd.api.types.is_timedelta64_dtype(dtype):
             raise TypeError(

@@ -12,7 +12,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._layout import CATEGORICAL, MISSING, NUMERICAL, Layout, Span
-from ._validation import DATETIME, check_frame, infer_column_kinds
+from ._validation import DATETIME, check_frame, has_feature_names, infer_column_kinds
 
 __all__ = ["MixedTypeEncoder"]
 
@@ -179,7 +179,9 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         self.columns_ = columns
         self.n_features_in_ = frame.shape[1]
         names = np.asarray(frame.columns, dtype=object)
-        if all(isinstance(c, str) for c in names):
+        # scikit-learn convention: only a DataFrame with all-string names has feature names
+        # (an array gets the internal names x0, x1, ... which are not feature names).
+        if has_feature_names(frame):
             self.feature_names_in_ = names
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
@@ -196,7 +198,12 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         info["max"] = float(finite.max())
         info["has_missing"] = bool(np.isnan(values).any())
         # Datetimes are counted in whole units of their resolution, so they round like ints.
-        info["integer"] = bool(kind == DATETIME or pd.api.types.is_integer_dtype(series.dtype))
+        # Bools forced numerical round to 0/1 too (casting 0.3 to "boolean" would fail).
+        info["integer"] = bool(
+            kind == DATETIME
+            or pd.api.types.is_integer_dtype(series.dtype)
+            or pd.api.types.is_bool_dtype(series.dtype)
+        )
         if self.numerical_encoding == "quantile":
             n_q = int(min(self.n_quantiles, max(finite.size, 2)))
             levels = np.linspace(0.0, 1.0, n_q)
@@ -389,6 +396,12 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
                 f"Expected an encoded matrix with {self.layout_.width} columns (the layout's "
                 f"width); got shape {Z.shape}."
             )
+        nan_cols = np.isnan(Z).any(axis=0)
+        if nan_cols.any():
+            raise ValueError(
+                "The encoded matrix holds NaN values (a diverged model?) in the features "
+                f"{self.get_feature_names_out()[nan_cols][:5].tolist()}; they cannot be decoded."
+            )
         rng = check_random_state(self.random_state if random_state is None else random_state)
         spans = {(s.column, s.kind): s for s in self.layout_.spans}
         out = {}
@@ -423,7 +436,7 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         series = pd.Series(values)
         if missing is not None and missing.any():
             series[missing] = np.nan
-        if dtype == object:
+        if isinstance(dtype, np.dtype) and dtype.kind == "O":
             if info["integer"]:
                 arr = np.array([None if np.isnan(v) else int(v) for v in values], dtype=object)
             else:
@@ -457,9 +470,13 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
             return pd.Series(pd.Categorical(values, dtype=dtype))
         if pd.api.types.is_bool_dtype(dtype) and not info["has_missing"]:
             return pd.Series(values.astype(bool), dtype=dtype)
-        if dtype == object:
+        if isinstance(dtype, np.dtype) and dtype.kind == "O":
             return pd.Series(values, dtype=object)
-        if info["has_missing"] and not isinstance(dtype, pd.api.extensions.ExtensionDtype):
+        if (
+            info["has_missing"]
+            and not isinstance(dtype, pd.api.extensions.ExtensionDtype)
+            and dtype.kind != "M"  # datetime64 holds NaT: cast below
+        ):
             if pd.api.types.is_numeric_dtype(dtype):  # int or float forced categorical
                 return pd.Series(values.astype(float)).astype(
                     dtype if pd.api.types.is_float_dtype(dtype) else float
@@ -566,7 +583,12 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
     def _check_columns(self, X):
         check_is_fitted(self, "layout_")
         frame = check_frame(X, allow_empty=True)
-        if not isinstance(X, pd.DataFrame) and frame.shape[1] == self.n_features_in_:
+        if not isinstance(X, pd.DataFrame):
+            if frame.shape[1] != self.n_features_in_:
+                raise ValueError(
+                    f"X has {frame.shape[1]} features, but {type(self).__name__} is expecting "
+                    f"{self.n_features_in_} features as input."
+                )
             frame.columns = [c["name"] for c in self.columns_]
         names = [c["name"] for c in self.columns_]
         missing = [c for c in names if c not in frame.columns]
@@ -723,7 +745,11 @@ def _to_json(v):
     if isinstance(v, float):
         return {"float": repr(v)}
     if isinstance(v, pd.Timestamp):
-        return {"timestamp": v.isoformat()}
+        if v.tz is None:
+            return {"timestamp": v.isoformat()}
+        # Stored in UTC with the zone's name: a local ISO string may carry an offset in
+        # seconds (Europe/Paris before 1911 is +00:09:21) that pd.Timestamp cannot parse.
+        return {"timestamp": v.tz_convert("UTC").isoformat(), "tz": str(v.tz)}
     raise TypeError(
         f"Cannot save the category value {v!r} of type {type(v).__name__}: only str, int, "
         "float, bool, None and Timestamp categories can be stored as JSON."
@@ -735,7 +761,8 @@ def _from_json(v):
         if "float" in v:
             return float(v["float"])
         if "timestamp" in v:
-            return pd.Timestamp(v["timestamp"])
+            ts = pd.Timestamp(v["timestamp"])
+            return ts.tz_convert(v["tz"]) if v.get("tz") else ts
     return v
 
 

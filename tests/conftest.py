@@ -9,9 +9,9 @@ import os
 from pathlib import Path
 
 import pytest
+from _names import DATASET_NAMES
 
 REPO = Path(__file__).resolve().parents[1]
-DATASET_NAMES = ("abalone", "adult", "ionosphere", "lending_club", "mushroom", "news", "sonar")
 
 
 def _data_home():

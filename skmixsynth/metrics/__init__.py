@@ -1,0 +1,65 @@
+"""Metrics for synthetic tables: pure functions of DataFrames, and scorers.
+
+Every metric takes the real and the synthetic table (same columns; kinds inferred from the
+real one with :func:`skmixsynth._validation.infer_column_kinds`, datetimes compared as
+nanoseconds) and never modifies them.
+
+Fidelity
+    :func:`quality_score`, :func:`column_shapes`, :func:`column_pair_trends` (and their
+    ``*_details``): SDMetrics 0.32 ``QualityReport`` definitions.
+    :func:`marginal_agreement` / :func:`marginal_agreement_score` /
+    :func:`marginal_agreement_summary`: mixGAN §5.1.
+    :func:`correlation_maintenance` / :func:`correlation_maintenance_gap`: mixGAN §5.2.
+    :func:`detection_score`: a classifier two-sample test (SDMetrics' detection definition).
+Utility
+    :func:`ml_efficacy`: GTCoder Table 1 (train on synthetic, test on real).
+    :func:`likelihood_fitness`: GTCoder Table 2 (simulations with a known density).
+Privacy
+    :func:`exact_copy_rate`, :func:`dcr_ratio`.
+Model selection
+    :func:`get_scorer`, :func:`get_scorer_names`, :func:`make_synthesis_scorer`: callables
+    ``scorer(synthesizer, X, y=None)`` for ``GridSearchCV(..., scoring=get_scorer("quality"))``.
+"""
+
+from ._detection import detection_score
+from ._mixgan import (
+    correlation_maintenance,
+    correlation_maintenance_gap,
+    marginal_agreement,
+    marginal_agreement_score,
+    marginal_agreement_summary,
+)
+from ._privacy import dcr_ratio, exact_copy_rate
+from ._quality import (
+    column_pair_trends,
+    column_pair_trends_details,
+    column_shapes,
+    column_shapes_details,
+    quality_score,
+)
+from ._report import EvaluationReport, evaluate
+from ._scorer import get_scorer, get_scorer_names, make_synthesis_scorer
+from ._utility import likelihood_fitness, ml_efficacy
+
+__all__ = [
+    "EvaluationReport",
+    "column_pair_trends",
+    "column_pair_trends_details",
+    "column_shapes",
+    "column_shapes_details",
+    "correlation_maintenance",
+    "correlation_maintenance_gap",
+    "dcr_ratio",
+    "detection_score",
+    "evaluate",
+    "exact_copy_rate",
+    "get_scorer",
+    "get_scorer_names",
+    "likelihood_fitness",
+    "make_synthesis_scorer",
+    "marginal_agreement",
+    "marginal_agreement_score",
+    "marginal_agreement_summary",
+    "ml_efficacy",
+    "quality_score",
+]

@@ -1,0 +1,298 @@
+"""skmixsynth.plotting: each function returns a Figure holding what the tables say."""
+
+import sys
+
+import pytest
+
+matplotlib = pytest.importorskip("matplotlib")
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.collections import PathCollection  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.markers import MarkerStyle  # noqa: E402
+from matplotlib.patches import Rectangle, StepPatch  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+from skmixsynth import plotting  # noqa: E402
+from skmixsynth.datasets import make_mixed  # noqa: E402
+from skmixsynth.metrics import (  # noqa: E402
+    column_pair_trends_details,
+    correlation_maintenance,
+    marginal_agreement,
+    marginal_agreement_summary,
+)
+
+PLOTS = [
+    plotting.plot_marginal_agreement,
+    plotting.plot_correlation_maintenance,
+    plotting.plot_distributions,
+    plotting.plot_association_difference,
+]
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    with threadpool_limits(limits=1):
+        yield
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def tables():
+    data = make_mixed(360, missing_rate=0.05, random_state=0)
+    return {
+        "real": data.iloc[:200].reset_index(drop=True),
+        "holdout": data.iloc[200:].reset_index(drop=True),
+        "fake": make_mixed(200, random_state=1),
+    }
+
+
+@pytest.fixture(scope="module")
+def errors(tables):
+    return correlation_maintenance(tables["real"], tables["fake"], tables["holdout"])
+
+
+def n_points(ax):
+    return sum(len(c.get_offsets()) for c in ax.collections if isinstance(c, PathCollection))
+
+
+def points_by_label(ax):
+    return {
+        c.get_label().split(" (")[0]: len(c.get_offsets())
+        for c in ax.collections
+        if isinstance(c, PathCollection)
+    }
+
+
+def assert_marker(path, marker):
+    style = MarkerStyle(marker)
+    expected = style.get_path().transformed(style.get_transform())
+    np.testing.assert_allclose(path.vertices, expected.vertices)
+
+
+def assert_diagonal(ax):
+    lines = [line for line in ax.lines if line.get_gid() == "diagonal"]
+    assert len(lines) == 1
+    x, y = lines[0].get_data()
+    np.testing.assert_array_equal(x, y)
+    assert ax.get_xlim() == ax.get_ylim()
+    assert ax.get_aspect() == 1.0
+
+
+# --------------------------------------------------------------------------------------------
+# Fig. 3
+
+
+def test_marginal_agreement_one_point_per_row(tables):
+    real, fake = tables["real"], tables["fake"]
+    points = marginal_agreement(real, fake)
+    fig = plotting.plot_marginal_agreement(real, fake)
+    assert isinstance(fig, Figure)
+    (ax,) = fig.axes
+    assert n_points(ax) == len(points)
+    numerical = points["kind"] == "numerical"
+    assert points_by_label(ax) == {
+        "categorical level": int((~numerical).sum()),
+        "numerical bin": int((numerical & points["level"].notna()).sum()),
+        "numerical missing rate": int((numerical & points["level"].isna()).sum()),
+    }
+    markers = {c.get_label().split(" (")[0]: c.get_paths()[0] for c in ax.collections}
+    assert_marker(markers["categorical level"], "o")  # circles, as in the paper
+    assert_marker(markers["numerical bin"], "*")  # stars
+    assert_diagonal(ax)
+    assert ax.get_legend() is not None
+    summary = marginal_agreement_summary(real, fake)
+    text = " ".join(t.get_text() for t in ax.texts)
+    assert f"{summary['mean_abs_diff']:.4f}" in text
+    assert f"{summary['r2_diagonal']:.3f}" in text
+
+
+def test_marginal_agreement_from_points_matches(tables):
+    real, fake = tables["real"], tables["fake"]
+    points = marginal_agreement(real, fake, n_bins=5)
+    from_data = plotting.plot_marginal_agreement(real, fake, n_bins=5).axes[0]
+    from_points = plotting.plot_marginal_agreement(points=points, title="mine").axes[0]
+    assert from_points.get_title() == "mine"
+    for a, b in zip(from_data.collections, from_points.collections, strict=True):
+        np.testing.assert_array_equal(a.get_offsets(), b.get_offsets())
+
+
+def test_summary_from_points_is_the_metric(tables):
+    real = tables["real"]
+    for fake in (tables["fake"], real.iloc[::-1], real.assign(plan="basic")):
+        summary = marginal_agreement_summary(real, fake)
+        mad, r2 = plotting._agreement_summary(marginal_agreement(real, fake))
+        assert mad == pytest.approx(summary["mean_abs_diff"])
+        assert r2 == pytest.approx(summary["r2_diagonal"])
+
+
+def test_marginal_agreement_panels_share_scales(tables):
+    real, fake = tables["real"], tables["fake"]
+    fig = plotting.plot_marginal_agreement(real, {"draw": fake, "copy": real}, title="cmp")
+    assert [ax.get_title() for ax in fig.axes] == ["draw", "copy"]
+    assert fig.get_suptitle() == "cmp"
+    assert fig.axes[0].get_xlim() == fig.axes[1].get_xlim()
+    for ax, other in zip(fig.axes, (fake, real), strict=True):
+        assert n_points(ax) == len(marginal_agreement(real, other))
+        assert_diagonal(ax)
+
+
+def test_marginal_agreement_into_given_axes(tables):
+    fig, axes = plt.subplots(1, 2)
+    out = plotting.plot_marginal_agreement(
+        tables["real"], {"a": tables["fake"], "b": tables["real"]}, ax=axes
+    )
+    assert out is fig
+    with pytest.raises(ValueError, match="one Axes per synthetic table"):
+        plotting.plot_marginal_agreement(tables["real"], tables["fake"], ax=axes)
+
+
+def test_marginal_agreement_argument_errors(tables):
+    points = marginal_agreement(tables["real"], tables["fake"])
+    with pytest.raises(ValueError, match="points="):
+        plotting.plot_marginal_agreement(tables["real"])
+    with pytest.raises(ValueError, match="not both"):
+        plotting.plot_marginal_agreement(tables["real"], tables["fake"], points=points)
+    with pytest.raises(ValueError, match="lacks the columns"):
+        plotting.plot_marginal_agreement(points=points.drop(columns="p_fake"))
+    with pytest.raises(ValueError, match="empty dict"):
+        plotting.plot_marginal_agreement(tables["real"], {})
+
+
+def test_figures_are_not_registered_with_pyplot(tables):
+    plt.close("all")
+    plotting.plot_marginal_agreement(tables["real"], tables["fake"])
+    assert plt.get_fignums() == []
+
+
+# --------------------------------------------------------------------------------------------
+# Fig. 4
+
+
+def test_correlation_maintenance_one_point_per_column(errors):
+    fig = plotting.plot_correlation_maintenance(errors=errors)
+    (ax,) = fig.axes
+    assert n_points(ax) == len(errors.dropna())
+    counts = points_by_label(ax)
+    assert counts["numerical"] == int((errors["kind"] == "numerical").sum())
+    assert counts["categorical"] == int((errors["kind"] == "categorical").sum())
+    assert_diagonal(ax)
+    texts = [t.get_text() for t in ax.texts]
+    assert set(errors["column"]) <= set(texts)  # annotated
+    gap = (errors["e_real"] - errors["e_fake"]).abs().mean()
+    assert any(f"{gap:.4f}" in t for t in texts)
+    bare = plotting.plot_correlation_maintenance(errors=errors, annotate=False).axes[0]
+    assert len(bare.texts) == 1  # only the summary
+
+
+def test_correlation_maintenance_from_data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=240)
+    df = pd.DataFrame({"x": x, "y": x + rng.normal(scale=0.2, size=240), "c": x > 0})
+    real, holdout = df.iloc[:120], df.iloc[120:]
+    fig = plotting.plot_correlation_maintenance(real, {"same": real, "other": holdout}, holdout)
+    assert len(fig.axes) == 2
+    assert all(n_points(ax) == 3 for ax in fig.axes)
+    with pytest.raises(ValueError, match="holdout"):
+        plotting.plot_correlation_maintenance(real, real)
+
+
+# --------------------------------------------------------------------------------------------
+# Distributions
+
+
+def test_distributions_one_axes_per_column(tables):
+    real, fake = tables["real"], tables["fake"]
+    fig = plotting.plot_distributions(real, fake)
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == real.shape[1]
+    by_title = {ax.get_title().split(" (")[0]: ax for ax in fig.axes}
+    assert list(by_title) == list(real.columns)
+    # numericals: one step histogram per table
+    for column in ("age", "income", "spending"):
+        steps = [p for p in by_title[column].patches if isinstance(p, StepPatch)]
+        assert len(steps) == 2
+    # categoricals: grouped bars, one per level (missing included) and table
+    bars = [p for p in by_title["region"].patches if isinstance(p, Rectangle)]
+    levels = real["region"].nunique(dropna=False)  # 4 regions and missing
+    assert len(bars) == 2 * levels
+    assert fig.legends  # one legend for the figure
+
+
+def test_distributions_columns_and_truncation(tables):
+    real, fake = tables["real"], tables["fake"]
+    fig = plotting.plot_distributions(real, {"a": fake, "b": real}, columns=["plan", "age"])
+    assert [ax.get_title() for ax in fig.axes] == ["plan (categorical)", "age (numerical)"]
+    steps = [p for p in fig.axes[1].patches if isinstance(p, StepPatch)]
+    assert len(steps) == 3
+    fig = plotting.plot_distributions(real, fake, max_columns=3)
+    assert len(fig.axes) == 3
+    assert "3 of 8" in fig.get_suptitle()
+    with pytest.raises(ValueError, match="not in real"):
+        plotting.plot_distributions(real, fake, columns=["nope"])
+
+
+def test_distributions_high_cardinality_and_datetime():
+    rng = np.random.default_rng(0)
+    real = pd.DataFrame(
+        {
+            "code": rng.choice([f"c{i}" for i in range(30)], 300),
+            "when": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 365, 300), "D"),
+        }
+    )
+    fake = real.sample(frac=1, random_state=0).reset_index(drop=True)
+    fig = plotting.plot_distributions(real, fake, max_levels=5)
+    bars = [p for p in fig.axes[0].patches if isinstance(p, Rectangle)]
+    assert len(bars) == 2 * 6  # five levels and "other"
+    assert fig.axes[0].get_yticklabels()[-1].get_text() == "(other 25)"
+    steps = [p for p in fig.axes[1].patches if isinstance(p, StepPatch)]
+    assert len(steps) == 2
+
+
+# --------------------------------------------------------------------------------------------
+# Association differences
+
+
+def test_association_difference_heat_map(tables):
+    real, fake = tables["real"], tables["fake"]
+    details = column_pair_trends_details(real, fake)
+    fig = plotting.plot_association_difference(real, fake)
+    heat, colorbar = fig.axes
+    assert colorbar.get_label() == "<colorbar>"
+    names = list(real.columns)
+    assert [t.get_text() for t in heat.get_xticklabels()] == names
+    assert [t.get_text() for t in heat.get_yticklabels()] == names
+    matrix = heat.images[0].get_array()
+    assert matrix.shape == (len(names), len(names))
+    assert matrix.mask.diagonal().all()
+    for row in details.itertuples():
+        i, j = names.index(row.column_1), names.index(row.column_2)
+        expected = abs(row.real_association - row.synthetic_association)
+        assert matrix[i, j] == pytest.approx(expected)
+        assert matrix[j, i] == pytest.approx(expected)
+    # the same from precomputed details, and two panels sharing one colour bar
+    again = plotting.plot_association_difference(details=details).axes[0].images[0].get_array()
+    np.testing.assert_array_equal(again.filled(-1), matrix.filled(-1))
+    fig = plotting.plot_association_difference(details={"a": details, "b": details})
+    assert len(fig.axes) == 3
+
+
+def test_association_difference_needs_two_columns(tables):
+    with pytest.raises(ValueError, match="two columns"):
+        plotting.plot_association_difference(tables["real"][["age"]], tables["fake"][["age"]])
+
+
+# --------------------------------------------------------------------------------------------
+# matplotlib missing
+
+
+@pytest.mark.parametrize("plot", PLOTS, ids=lambda f: f.__name__)
+def test_missing_matplotlib_says_how_to_install(plot, tables, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    with pytest.raises(ImportError, match=r'pip install "skmixsynth\[plot\]"'):
+        plot(tables["real"], tables["fake"])
