@@ -4,6 +4,7 @@ from ._layout import Layout, Span
 from .base import BaseSynthesizer, load
 from .encoding import MixedTypeEncoder
 from .independent import IndependentSynthesizer
+from .mixgan import MixGANSynthesizer
 
 __version__ = "0.1.0.dev0"
 
@@ -11,6 +12,7 @@ __all__ = [
     "BaseSynthesizer",
     "IndependentSynthesizer",
     "Layout",
+    "MixGANSynthesizer",
     "MixedTypeEncoder",
     "Span",
     "__version__",

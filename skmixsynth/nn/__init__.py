@@ -4,12 +4,21 @@ No pandas and no scikit-learn here: modules take tensors and a :class:`~skmixsyn
 """
 
 from ._core import TensorBatches, init_parameters_, resolve_device, seeded_generator
+from ._heads import MixedOutput, gumbel_noise, mixed_reconstruction_loss
 from ._independent import Marginals
+from ._mixgan import MixGANDecoder, MixGANDiscriminator, MixGANEncoder, MixGANGenerator
 
 __all__ = [
     "Marginals",
+    "MixGANDecoder",
+    "MixGANDiscriminator",
+    "MixGANEncoder",
+    "MixGANGenerator",
+    "MixedOutput",
     "TensorBatches",
+    "gumbel_noise",
     "init_parameters_",
+    "mixed_reconstruction_loss",
     "resolve_device",
     "seeded_generator",
 ]
