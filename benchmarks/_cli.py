@@ -92,6 +92,17 @@ def finish_run(doc):
     return doc
 
 
+def write_and_report(doc, results_dir, *, report=True):
+    """Finish ``doc``, write it to ``results_dir`` and regenerate the report; return its path."""
+    path = write_run(finish_run(doc), results_dir)
+    log(f"wrote {display_path(path)} ({doc['duration_seconds']:.0f} s)")
+    if report:
+        from .report import build_report
+
+        log(f"wrote {display_path(build_report(results_dir))}")
+    return path
+
+
 def peer_skip_reason(model, doc):
     """Why a peer cannot run (ctgan not importable by its interpreter), else ``None``."""
     if model in PEERS and (doc.get("peers") or {}).get("error"):

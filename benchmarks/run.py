@@ -21,7 +21,6 @@ from ._evaluate import evaluate, references
 from ._jobs import interpreter_for, resolve_peer_python, run_in_subprocess
 from ._models import MODELS
 from ._paths import QUICK_RESULTS_DIR, RESULTS_DIR, default_data_home, display_path
-from ._results import write_run
 from ._stats import model_label
 from ._tables import read_table, table_schema, write_table
 
@@ -251,13 +250,7 @@ def main(argv=None):
                 run_dataset(dataset, seed, cfg, doc, scratch)
     finally:
         _cli.remove_scratch(scratch, cfg["keep_tmp"])
-    path = write_run(_cli.finish_run(doc), cfg["out"])
-    _cli.log(f"wrote {display_path(path)} ({doc['duration_seconds']:.0f} s)")
-    if not cfg["no_report"]:
-        from .report import build_report
-
-        _cli.log(f"wrote {display_path(build_report(cfg['out']))}")
-    return path
+    return _cli.write_and_report(doc, cfg["out"], report=not cfg["no_report"])
 
 
 if __name__ == "__main__":

@@ -20,8 +20,7 @@ import pandas as pd
 from . import _cli
 from ._jobs import interpreter_for, resolve_peer_python, run_in_subprocess
 from ._models import MODELS
-from ._paths import QUICK_RESULTS_DIR, RESULTS_DIR, display_path
-from ._results import write_run
+from ._paths import QUICK_RESULTS_DIR, RESULTS_DIR
 from ._stats import model_label
 from ._tables import write_table
 
@@ -199,13 +198,7 @@ def main(argv=None):
             run_point(axis, n_rows, copies, cfg, doc, scratch, failed)
     finally:
         _cli.remove_scratch(scratch, cfg["keep_tmp"])
-    path = write_run(_cli.finish_run(doc), cfg["out"])
-    _cli.log(f"wrote {display_path(path)} ({doc['duration_seconds']:.0f} s)")
-    if not cfg["no_report"]:
-        from .report import build_report
-
-        _cli.log(f"wrote {display_path(build_report(cfg['out']))}")
-    return path
+    return _cli.write_and_report(doc, cfg["out"], report=not cfg["no_report"])
 
 
 if __name__ == "__main__":
