@@ -36,14 +36,18 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
     ``fit`` validates the table, fits a :class:`~skmixsynth.MixedTypeEncoder`, builds the torch
     modules on ``device_``, and runs the training phases epoch by epoch over batches drawn from
     a batch source; ``sample`` generates encoded rows in batches under ``eval()`` and
-    ``no_grad()`` and decodes them with the encoder. Subclasses fill small hooks:
+    ``inference_mode()`` and decodes them with the encoder. Subclasses fill small hooks:
 
     - ``_build_modules(layout, n_rows)`` -> dict of ``torch.nn.Module`` (built on the CPU; the
       base initialises them from the fit's generator and moves them to ``device_``);
     - ``_phases()`` -> list of ``(phase_name, n_epochs)``;
     - ``_start_phase(phase)``: create that phase's optimizers;
     - ``_train_step(phase, batch, generator)`` -> dict of scalar loss tensors;
-    - ``_generate(n, generator)`` -> tensor of shape ``(n, layout.width)`` in the encoded space.
+    - ``_generate(n, generator)`` -> ``(numerical, codes)``, the per-column views of ``n``
+      generated rows: a float tensor ``(n, layout.n_numerical)`` in the encoder's (0, 1)
+      scale and an int64 tensor ``(n, n_discrete)`` of level indices, one per discrete span
+      (see :meth:`~skmixsynth.MixedTypeEncoder.inverse_transform_columns`). Models give
+      levels, not one-hot blocks: no one-hot matrix is built and read back when sampling.
 
     Learned state lives in ``modules_`` (a :class:`torch.nn.ModuleDict`: parameters and
     buffers) and ``encoder_`` (JSON state), so :meth:`save` writes state dicts and JSON only and
@@ -103,7 +107,7 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
 
     @abstractmethod
     def _generate(self, n_samples, generator):
-        """Return ``n_samples`` generated rows in the encoded space, shape (n, width)."""
+        """Return ``(numerical, codes)`` tensors for ``n_samples`` generated rows."""
 
     def _on_fit_end(self):
         """Called after the last epoch (and after an interruption). Default: nothing."""
@@ -253,16 +257,18 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
             rng = check_random_state(random_state)
         torch_seed, decode_seed = rng.randint(_MAX_SEED, size=2)
         generator = seeded_generator(torch_seed, self.device_)
-        width = self.encoder_.layout_.width
-        blocks = []
+        layout = self.encoder_.layout_
+        numerical = np.empty((int(n_samples), layout.n_numerical), dtype=np.float32)
+        codes = np.empty((int(n_samples), len(layout.discrete_spans)), dtype=np.int64)
         self.modules_.eval()
         with torch.inference_mode():
             for start in range(0, int(n_samples), self._sample_batch_size):
-                n = min(self._sample_batch_size, int(n_samples) - start)
-                out = self._generate(n, generator)
-                blocks.append(out.to("cpu", torch.float32).numpy())
-        Z = np.concatenate(blocks) if blocks else np.zeros((0, width), dtype=np.float32)
-        return self.encoder_.inverse_transform(Z, random_state=int(decode_seed))
+                stop = min(start + self._sample_batch_size, int(n_samples))
+                num, code = self._generate(stop - start, generator)
+                numerical[start:stop] = num.to("cpu", torch.float32).numpy()
+                codes[start:stop] = code.to("cpu").numpy()
+        return self.encoder_.inverse_transform_columns(numerical, codes,
+                                                       random_state=int(decode_seed))
 
     def score(self, X, y=None):
         """Overall quality of ``len(X)`` sampled rows against ``X`` (greater is better).

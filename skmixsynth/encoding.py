@@ -390,7 +390,9 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
             Columns, order and dtypes of the training table.
         """
         check_is_fitted(self, "layout_")
-        Z = np.asarray(X, dtype=np.float64)
+        Z = np.asarray(X)
+        if Z.dtype.kind != "f":
+            Z = Z.astype(np.float64)
         if Z.ndim != 2 or Z.shape[1] != self.layout_.width:
             raise ValueError(
                 f"Expected an encoded matrix with {self.layout_.width} columns (the layout's "
@@ -402,20 +404,94 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
                 "The encoded matrix holds NaN values (a diverged model?) in the features "
                 f"{self.get_feature_names_out()[nan_cols][:5].tolist()}; they cannot be decoded."
             )
+        lay = self.layout_
+        codes = np.zeros((Z.shape[0], len(lay.discrete_spans)), dtype=np.int64)
+        for j, s in enumerate(lay.discrete_spans):
+            codes[:, j] = Z[:, s.slice].argmax(axis=1)  # ties go to the first level
+        return self._decode(Z[:, lay.numerical_slice], codes, random_state)
+
+    def inverse_transform_columns(self, numerical, codes, *, random_state=None):
+        """Inverse of :meth:`transform_columns`: per-column views back to a DataFrame.
+
+        The fast path of sampling: a model that produces a level index per discrete span
+        (rather than a one-hot block) skips building and re-reading the one-hot matrix, and
+        categorical columns are built from integer codes without hashing their labels.
+        ``inverse_transform_columns(*transform_columns(X))`` gives back ``X``, like
+        :meth:`inverse_transform`.
+
+        Parameters
+        ----------
+        numerical : array-like of shape (n_samples, layout_.n_numerical)
+            The numerical block (values are clipped to [0, 1]).
+        codes : array-like of int, shape (n_samples, len(layout_.cardinalities))
+            The level index of each discrete span, in layout order; ``-1`` (an ignored unknown
+            category in :meth:`transform_columns`) decodes as a missing value.
+        random_state : int, RandomState instance or None, default=None
+            As in :meth:`inverse_transform`.
+
+        Returns
+        -------
+        frame : DataFrame
+            Columns, order and dtypes of the training table.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from skmixsynth import MixedTypeEncoder
+        >>> df = pd.DataFrame({"x": [1.0, 2.0, 3.0], "c": pd.Categorical(["b", "a", "b"])})
+        >>> enc = MixedTypeEncoder().fit(df)
+        >>> enc.inverse_transform_columns([[0.0], [1.0]], [[1], [0]])
+             x  c
+        0  1.0  b
+        1  3.0  a
+        """
+        check_is_fitted(self, "layout_")
+        lay = self.layout_
+        numerical = np.asarray(numerical)
+        if numerical.dtype.kind not in "fiub":
+            raise TypeError(f"numerical must hold numbers; got dtype {numerical.dtype}.")
+        if numerical.dtype.kind != "f":
+            numerical = numerical.astype(np.float64)
+        codes = np.asarray(codes)
+        if codes.dtype.kind not in "iu":
+            raise TypeError(f"codes must hold integers; got dtype {codes.dtype}.")
+        n_disc = len(lay.discrete_spans)
+        if numerical.ndim != 2 or numerical.shape[1] != lay.n_numerical:
+            raise ValueError(f"numerical must have shape (n_samples, {lay.n_numerical}); got "
+                             f"{numerical.shape}.")
+        if codes.ndim != 2 or codes.shape != (numerical.shape[0], n_disc):
+            raise ValueError(f"codes must have shape ({numerical.shape[0]}, {n_disc}); got "
+                             f"{codes.shape}.")
+        if np.isnan(numerical).any():
+            raise ValueError("numerical holds NaN values; they cannot be decoded.")
+        sizes = np.asarray(lay.cardinalities, dtype=np.int64)
+        bad = (codes < -1) | (codes >= sizes)
+        if bad.any():
+            j = int(np.flatnonzero(bad.any(axis=0))[0])
+            span = lay.discrete_spans[j]
+            raise ValueError(
+                f"codes[:, {j}] (column {span.column!r}) holds {int(codes[bad.any(axis=1)][0, j])}"
+                f", outside [-1, {span.dim - 1}]."
+            )
+        return self._decode(numerical, codes, random_state)
+
+    def _decode(self, numerical, codes, random_state):
+        """Frame from the numerical block and one level index per discrete span."""
         rng = check_random_state(self.random_state if random_state is None else random_state)
-        spans = {(s.column, s.kind): s for s in self.layout_.spans}
+        lay = self.layout_
+        position = {(s.column, s.kind): j for j, s in enumerate(lay.discrete_spans)}
+        position.update({(s.column, s.kind): s.start for s in lay.numerical_spans})
         out = {}
         for info in self.columns_:
             name = str(info["name"])
             if info["kind"] == CATEGORICAL:
-                span = spans[(name, CATEGORICAL)]
-                out[info["name"]] = self._decode_categorical(Z[:, span.slice], info, rng)
+                code = codes[:, position[(name, CATEGORICAL)]]
+                out[info["name"]] = self._decode_categorical(code, info, rng)
             else:
-                u = Z[:, spans[(name, NUMERICAL)].start]
+                u = numerical[:, position[(name, NUMERICAL)]]
                 missing = None
                 if info["has_missing"]:
-                    ind = spans[(name, MISSING)]
-                    missing = Z[:, ind.start + 1] > Z[:, ind.start]
+                    missing = codes[:, position[(name, MISSING)]] != 0
                 out[info["name"]] = self._decode_numerical(u, missing, info)
         return pd.DataFrame(out, columns=[c["name"] for c in self.columns_])
 
@@ -449,31 +525,41 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
                 return series  # an int column cannot hold NaN; float is the closest
         return series.astype(dtype)
 
-    def _decode_categorical(self, block, info, rng):
-        n = block.shape[0]
+    def _decode_categorical(self, code, info, rng):
+        """Series of a categorical column from its level indices (-1: missing)."""
         kept, rare = info["kept"], info["rare"]
-        labels = np.empty(len(kept) + len(rare) + 2, dtype=object)
-        labels[: len(kept)] = kept
-        code = block.argmax(axis=1) if block.shape[1] else np.zeros(n, dtype=np.int64)
-        values = np.empty(n, dtype=object)
-        kept_rows = code < len(kept)
-        values[kept_rows] = np.asarray(kept, dtype=object)[code[kept_rows]] if kept else None
-        missing_code = len(kept) + (1 if rare else 0)
+        n_kept = len(kept)
+        # ``level``: index into kept + rare, -1 for missing.
+        level = code.astype(np.int64, copy=True)
+        missing = level < 0
+        if info["has_missing"]:
+            missing |= level == n_kept + (1 if rare else 0)
         if rare:
-            rows = np.flatnonzero(code == len(kept))
-            draws = rng.choice(len(rare), size=rows.size, p=info["rare_p"])
-            values[rows] = np.asarray(rare, dtype=object)[draws]
-        missing = info["has_missing"] & (code == missing_code)
-        values[missing] = np.nan
+            rows = np.flatnonzero(level == n_kept)
+            level[rows] = n_kept + rng.choice(len(rare), size=rows.size, p=info["rare_p"])
+        level[missing] = -1
         dtype = _dtype_from_json(info["dtype"], info)
         if isinstance(dtype, pd.CategoricalDtype):
+            # Integer codes straight into the categories: no hashing of labels.
+            to_category = _lookup(list(dtype.categories), [*kept, *rare])
+            if (to_category >= 0).all():
+                return pd.Series(pd.Categorical.from_codes(
+                    np.where(level >= 0, to_category[level], -1), dtype=dtype))
+        labels = np.empty(n_kept + len(rare) + 1, dtype=object)
+        labels[: n_kept + len(rare)] = [*kept, *rare]
+        labels[-1] = np.nan
+        values = labels[level]  # -1 picks the trailing NaN
+        # A column that had missing values keeps the dtype that holds them in every sample;
+        # -1 codes (unknown categories) can bring missing values into any column.
+        has_missing = info["has_missing"] or bool(missing.any())
+        if isinstance(dtype, pd.CategoricalDtype):
             return pd.Series(pd.Categorical(values, dtype=dtype))
-        if pd.api.types.is_bool_dtype(dtype) and not info["has_missing"]:
+        if pd.api.types.is_bool_dtype(dtype) and not has_missing:
             return pd.Series(values.astype(bool), dtype=dtype)
         if isinstance(dtype, np.dtype) and dtype.kind == "O":
             return pd.Series(values, dtype=object)
         if (
-            info["has_missing"]
+            has_missing
             and not isinstance(dtype, pd.api.extensions.ExtensionDtype)
             and dtype.kind != "M"  # datetime64 holds NaT: cast below
         ):
@@ -499,7 +585,8 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        numerical : ndarray of shape (n_samples, layout_.n_numerical), float32
+        numerical : ndarray of shape (n_samples, layout_.n_numerical)
+            Of the encoder's ``dtype`` (float32 for the synthesizers).
         codes : ndarray of shape (n_samples, len(layout_.cardinalities)), int64
 
         Examples
@@ -523,7 +610,8 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        numerical : ndarray of shape (n_samples, layout_.n_numerical), float32
+        numerical : ndarray of shape (n_samples, layout_.n_numerical)
+            Of the encoder's ``dtype`` (float32 for the synthesizers).
         codes : ndarray of shape (n_samples, n_discrete), int64
         """
         check_is_fitted(self, "layout_")
@@ -533,7 +621,8 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         for j, s in enumerate(lay.discrete_spans):
             block = Z[:, s.slice]
             codes[:, j] = np.where(block.max(axis=1) > 0, block.argmax(axis=1), -1)
-        return Z[:, lay.numerical_slice].astype(np.float32), codes
+        dtype = Z.dtype if Z.dtype.kind == "f" else np.dtype(self.dtype)
+        return Z[:, lay.numerical_slice].astype(dtype), codes
 
     def columns_to_encoded(self, numerical, codes):
         """Inverse of :meth:`encoded_to_columns`: build the one-hot encoded matrix.
@@ -545,13 +634,14 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        Z : ndarray of shape (n_samples, layout_.width), float32
+        Z : ndarray of shape (n_samples, layout_.width)
+            Of the encoder's ``dtype``.
         """
         check_is_fitted(self, "layout_")
         lay = self.layout_
         numerical = np.asarray(numerical)
         codes = np.asarray(codes)
-        Z = np.zeros((numerical.shape[0], lay.width), dtype=np.float32)
+        Z = np.zeros((numerical.shape[0], lay.width), dtype=self.dtype)
         Z[:, lay.numerical_slice] = numerical
         for j, s in enumerate(lay.discrete_spans):
             rows = np.flatnonzero(codes[:, j] >= 0)

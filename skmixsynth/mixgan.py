@@ -11,6 +11,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from .base import BaseSynthesizer
 from .nn import (
+    FoldedMLP,
     MixGANDecoder,
     MixGANDiscriminator,
     MixGANEncoder,
@@ -431,8 +432,10 @@ class MixGANSynthesizer(BaseSynthesizer):
 
     def _generate(self, n_samples, generator):
         gen, dec = self._sampling_modules()
+        # Dec(G(z)) in eval mode, with G's batch norm folded into its linear layers.
+        net = FoldedMLP(gen.body, dec.body, dec.head)
         z = torch.randn(n_samples, self.noise_dim_, generator=generator, device=self.device_)
-        return dec.output(dec(gen(z)), mode=self.discrete_sampling, generator=generator)
+        return dec.output.columns(net(z), mode=self.discrete_sampling, generator=generator)
 
     def __getstate__(self):
         state = super().__getstate__()

@@ -200,6 +200,8 @@ def roundtrip_checks(df, check_state=True, **params):
     assert len(enc.get_feature_names_out()) == enc.layout_.width
     back = enc.inverse_transform(Z)
     assert_same_table(back, df)
+    # the per-column views decode to the same table (the sampling path)
+    assert_same_table(enc.inverse_transform_columns(*enc.transform_columns(df)), df)
 
     if check_state:
         twin = MixedTypeEncoder.from_state(json.loads(json.dumps(enc.get_state())))
@@ -778,9 +780,56 @@ def test_per_column_views_on_a_known_table():
     np.testing.assert_array_equal(codes, [[0, 1, 1], [0, 0, 0], [0, 1, 1], [1, 2, 1]])
     with_unknown = np.array([[0, -1, 1]])
     Z = enc.columns_to_encoded(np.array([[0.25, 0.5]]), with_unknown)
-    assert Z.dtype == np.float32
+    assert Z.dtype == np.float64  # the encoder's dtype
     np.testing.assert_array_equal(Z, [[0.25, 0.5, 1, 0, 0, 0, 0, 0, 1]])
     np.testing.assert_array_equal(enc.encoded_to_columns(Z)[1], with_unknown)
+
+
+def test_inverse_transform_columns_matches_inverse_transform():
+    rng = np.random.default_rng(0)
+    levels = [f"l{i:02d}" for i in range(12)]
+    df = pd.DataFrame({
+        "x": rng.normal(size=300),
+        "n": np.where(rng.random(300) < 0.2, np.nan, rng.integers(0, 9, 300)),
+        "c": pd.Categorical(rng.choice(levels, 300, p=np.r_[[0.5, 0.3], [0.02] * 10]),
+                            categories=[*levels, "never"]),
+        "s": rng.choice(["a", "b", None], 300).astype(object),
+        "b": rng.random(300) < 0.5,
+    })
+    enc = MixedTypeEncoder(max_categories=3).fit(df)
+    Z = rng.random((500, enc.layout_.width)).astype(np.float32)  # a model's raw outputs
+    numerical, codes = enc.encoded_to_columns(Z)
+    a = enc.inverse_transform(Z, random_state=1)
+    b = enc.inverse_transform_columns(numerical, codes, random_state=1)
+    assert_frame_equal(a, b)
+    assert b["c"].dtype == df["c"].dtype  # unobserved categories kept
+    assert set(b["c"].dropna()) <= set(levels)
+    # -1 (an ignored unknown category) decodes as missing
+    codes[:, 0] = -1
+    out = enc.inverse_transform_columns(numerical, codes)
+    assert out[enc.layout_.discrete_spans[0].column].isna().all()
+
+
+def test_inverse_transform_columns_rejects_bad_views(table):
+    enc = MixedTypeEncoder().fit(table)
+    numerical, codes = enc.transform_columns(table)
+    with pytest.raises(ValueError, match="numerical must have shape"):
+        enc.inverse_transform_columns(numerical[:, :1], codes)
+    with pytest.raises(ValueError, match="codes must have shape"):
+        enc.inverse_transform_columns(numerical, codes[:1])
+    with pytest.raises(TypeError, match="codes must hold integers"):
+        enc.inverse_transform_columns(numerical, codes.astype(float))
+    with pytest.raises(TypeError, match="numerical must hold numbers"):
+        enc.inverse_transform_columns(numerical.astype(str), codes)
+    bad = codes.copy()
+    bad[0, 0] = enc.layout_.cardinalities[0]
+    column = enc.layout_.discrete_spans[0].column
+    with pytest.raises(ValueError, match=f"column {column!r}.*outside"):
+        enc.inverse_transform_columns(numerical, bad)
+    nan = numerical.copy()
+    nan[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        enc.inverse_transform_columns(nan, codes)
 
 
 # ====================================================================== max_categories

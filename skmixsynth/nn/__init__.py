@@ -3,12 +3,13 @@
 No pandas and no scikit-learn here: modules take tensors and a :class:`~skmixsynth.Layout`.
 """
 
-from ._core import TensorBatches, init_parameters_, resolve_device, seeded_generator
+from ._core import FoldedMLP, TensorBatches, init_parameters_, resolve_device, seeded_generator
 from ._heads import MixedOutput, gumbel_noise, mixed_reconstruction_loss
 from ._independent import Marginals
 from ._mixgan import MixGANDecoder, MixGANDiscriminator, MixGANEncoder, MixGANGenerator
 
 __all__ = [
+    "FoldedMLP",
     "Marginals",
     "MixGANDecoder",
     "MixGANDiscriminator",

@@ -173,28 +173,74 @@ class MixedOutput(nn.Module):
         """
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}; got {mode!r}.")
+        if mode in ("argmax", "draw"):
+            num, codes = self.columns(logits, mode=mode, generator=generator)
+            if self.n_discrete == 0:
+                return num
+            one_hot = torch.zeros(codes.shape[0], *self.bias.shape, dtype=num.dtype,
+                                  device=num.device).scatter_(-1, codes.unsqueeze(-1), 1.0)
+            disc = one_hot.reshape(one_hot.shape[0], -1).index_select(1, self.flat)
+            return torch.cat([num, disc], dim=1)
         m = self.n_numerical
         num = torch.sigmoid(logits[:, :m])
         if self.n_discrete == 0:
             return num
         block = logits[:, m:]
-        if mode in ("gumbel", "draw"):
-            # Noise on the real levels only (the padded positions are -inf anyway): the
-            # discrete block is narrower than the padded tensor.
+        if mode == "gumbel":
             block = block + gumbel_noise(block.shape, generator, device=block.device,
                                          dtype=block.dtype)
         padded = _padded(block, self.index, self.bias)  # (B, D, K)
-        if mode in ("argmax", "draw"):
-            codes = padded.argmax(dim=-1)  # (B, D); padding is -inf so never chosen
-            one_hot = torch.zeros_like(padded).scatter_(-1, codes.unsqueeze(-1), 1.0)
-            disc = one_hot.reshape(one_hot.shape[0], -1).index_select(1, self.flat)
-            return torch.cat([num, disc], dim=1)
         probs = torch.softmax(padded / self.tau, dim=-1)
         if mode == "gumbel" and self.hard:
             one_hot = torch.zeros_like(probs).scatter_(-1, probs.argmax(-1, keepdim=True), 1.0)
             probs = one_hot - probs.detach() + probs
         disc = probs.reshape(probs.shape[0], -1).index_select(1, self.flat)
         return torch.cat([num, disc], dim=1)
+
+    def columns(self, logits, *, mode="draw", generator=None):
+        """Per-column outputs: the numerical block and one level index per discrete span.
+
+        The sampling path: no one-hot matrix is built, and the codes feed
+        :meth:`skmixsynth.MixedTypeEncoder.inverse_transform_columns` directly.
+
+        Parameters
+        ----------
+        logits : Tensor of shape (B, layout.width)
+        mode : {"draw", "argmax"}, default="draw"
+            ``"draw"``: a level drawn from ``softmax(a)`` per span (Gumbel-max:
+            ``argmax(a + g)``); ``"argmax"``: the most likely level.
+        generator : torch.Generator, default=None
+            Source of the noise of mode ``"draw"``.
+
+        Returns
+        -------
+        numerical : Tensor of shape (B, layout.n_numerical), in (0, 1)
+        codes : Tensor of shape (B, n_discrete), int64
+
+        Examples
+        --------
+        >>> import torch
+        >>> from skmixsynth import Layout, Span
+        >>> from skmixsynth.nn import MixedOutput
+        >>> lay = Layout((Span("x", "numerical", 0, 1, "sigmoid"),
+        ...               Span("c", "categorical", 1, 4, "softmax")))
+        >>> num, codes = MixedOutput(lay).columns(torch.tensor([[0.0, 1.0, 3.0, 2.0]]),
+        ...                                       mode="argmax")
+        >>> num.tolist(), codes.tolist()
+        ([[0.5]], [[1]])
+        """
+        if mode not in ("argmax", "draw"):
+            raise ValueError(f"mode must be 'argmax' or 'draw'; got {mode!r}.")
+        m = self.n_numerical
+        num = torch.sigmoid(logits[:, :m])
+        block = logits[:, m:]
+        if self.n_discrete == 0:
+            return num, torch.zeros(logits.shape[0], 0, dtype=torch.long, device=logits.device)
+        if mode == "draw":
+            # Gumbel-max: noise on the real levels only (padded positions are -inf anyway).
+            block = block + gumbel_noise(block.shape, generator, device=block.device,
+                                         dtype=block.dtype)
+        return num, _padded(block, self.index, self.bias).argmax(dim=-1)
 
     def extra_repr(self):
         return (f"n_numerical={self.n_numerical}, n_discrete={self.n_discrete}, "

@@ -30,8 +30,9 @@ class Marginals(nn.Module):
     ...               Span("c", "categorical", 1, 3, "softmax")))
     >>> m = Marginals(lay, n_bins=4)
     >>> m.update(torch.tensor([[0.1, 1.0, 0.0], [0.9, 1.0, 0.0]]))
-    >>> m.generate(3, seeded_generator(0, torch.device("cpu")))[:, 1:].tolist()
-    [[1.0, 0.0], [1.0, 0.0], [1.0, 0.0]]
+    >>> numerical, codes = m.generate(3, seeded_generator(0, torch.device("cpu")))
+    >>> numerical.shape, codes.tolist()  # level 0 of "c" is the only one seen
+    (torch.Size([3, 1]), [[0], [0], [0]])
     """
 
     def __init__(self, layout, n_bins):
@@ -60,19 +61,22 @@ class Marginals(nn.Module):
 
     @torch.no_grad()
     def generate(self, n, generator):
-        """Draw ``n`` encoded rows (hard one-hot blocks)."""
+        """Draw ``n`` rows as per-column views: ``(numerical, codes)``.
+
+        ``numerical`` is ``(n, n_numerical)`` in (0, 1) (a histogram bin, then uniform within
+        it); ``codes`` is ``(n, n_discrete)``, one level index per discrete span.
+        """
         device = self.num_counts.device
-        out = torch.zeros(n, self.width, device=device)
+        numerical = torch.empty(n, self.n_numerical, device=device)
         if self.n_numerical:
             probs = self.num_counts + 1e-12
             bins = torch.multinomial(probs, n, replacement=True, generator=generator)  # (M, n)
             jitter = torch.rand(bins.shape, generator=generator, device=device)
-            out[:, : self.n_numerical] = ((bins + jitter) / self.n_bins).T
+            numerical = ((bins + jitter) / self.n_bins).T
+        codes = torch.zeros(n, self.index.shape[0], dtype=torch.long, device=device)
         if self.index.numel():
             logp = torch.log(self.disc_counts).masked_fill(~self.mask, float("-inf"))
             u = torch.rand((n, *logp.shape), generator=generator, device=device)
             gumbel = -torch.log(-torch.log(u.clamp_min(1e-20)))
             codes = (logp + gumbel).argmax(dim=-1)  # (n, D)
-            cols = self.index.gather(1, codes.T.contiguous()).T  # (n, D)
-            out.scatter_(1, cols, 1.0)
-        return out
+        return numerical, codes

@@ -125,6 +125,41 @@ def test_draw_follows_the_softmax():
     assert mode[:, 0].tolist() == [1.0] * 5
 
 
+def test_draw_frequencies_over_several_spans_and_extreme_logits():
+    # Spans of 1, 2 and 4 levels; the 4-level span has logits around +-200 (exp of them
+    # overflows or underflows without the per-span shift) and one impossible level.
+    layout = make_layout(2, (1, 2, 4))
+    p2 = torch.tensor([0.25, 0.75])
+    p4 = torch.tensor([0.5, 0.2, 0.3, 0.0])
+    row = torch.cat([torch.zeros(2), torch.zeros(1), p2.log(),
+                     (p4.clamp_min(1e-45)).log() - 200.0 + torch.tensor([0, 0, 0, -1e4])])
+    logits = row.repeat(40_000, 1)
+    num, codes = MixedOutput(layout).columns(logits, mode="draw",
+                                             generator=seeded_generator(3, CPU))
+    assert codes.shape == (40_000, 3) and codes.dtype == torch.long
+    assert bool((codes[:, 0] == 0).all())
+    freq2 = torch.bincount(codes[:, 1], minlength=2) / 40_000
+    freq4 = torch.bincount(codes[:, 2], minlength=4) / 40_000
+    np.testing.assert_allclose(freq2.numpy(), p2.numpy(), atol=0.01)
+    np.testing.assert_allclose(freq4.numpy(), p4.numpy(), atol=0.01)
+    assert int((codes[:, 2] == 3).sum()) == 0
+    torch.testing.assert_close(num, torch.full((40_000, 2), 0.5))
+
+
+def test_columns_match_the_one_hot_output():
+    layout = LAYOUTS[0]
+    logits = torch.randn(64, layout.width, generator=seeded_generator(0, CPU)) * 3
+    head = MixedOutput(layout)
+    for mode in ("argmax", "draw"):
+        num, codes = head.columns(logits, mode=mode, generator=seeded_generator(4, CPU))
+        one_hot = head(logits, mode=mode, generator=seeded_generator(4, CPU))
+        torch.testing.assert_close(one_hot[:, : layout.n_numerical], num)
+        for j, s in enumerate(layout.discrete_spans):
+            assert one_hot[:, s.slice].argmax(dim=1).tolist() == codes[:, j].tolist()
+    with pytest.raises(ValueError, match="mode"):
+        head.columns(logits, mode="gumbel")
+
+
 def test_output_is_deterministic_with_a_seeded_generator():
     layout = LAYOUTS[0]
     logits = torch.randn(32, layout.width, generator=seeded_generator(0, CPU))

@@ -1,0 +1,62 @@
+"""FoldedMLP: the eval-mode fast path of small networks."""
+
+import pytest
+import torch
+from torch import nn
+
+from skmixsynth import Layout, Span
+from skmixsynth.nn import FoldedMLP, MixGANDecoder, MixGANGenerator, seeded_generator
+
+CPU = torch.device("cpu")
+
+
+def trained_batchnorm(module, n_in, generator):
+    """Give the batch-norm layers non-trivial running statistics and affine weights."""
+    module.train()
+    for _ in range(5):
+        module(torch.randn(64, n_in, generator=generator) * 3 + 1)
+    for m in module.modules():
+        if isinstance(m, nn.BatchNorm1d) and m.affine:
+            m.weight.data.uniform_(0.5, 2.0, generator=generator)
+            m.bias.data.normal_(generator=generator)
+    return module.eval()
+
+
+@pytest.mark.parametrize("activation", [nn.Tanh(), nn.Sigmoid(), nn.ReLU(), nn.LeakyReLU(0.1),
+                                        nn.Identity()])
+@pytest.mark.parametrize("last_activation", [True, False])
+def test_folded_equals_eval_modules(activation, last_activation):
+    g = seeded_generator(0, CPU)
+    torch.manual_seed(0)
+    layers = [nn.Linear(5, 16), nn.BatchNorm1d(16), activation, nn.Linear(16, 8),
+              nn.BatchNorm1d(8, affine=False), activation, nn.Linear(8, 3)]
+    if last_activation:
+        layers.append(activation)
+    net = trained_batchnorm(nn.Sequential(*layers), 5, g)
+    x = torch.randn(32, 5, generator=g)
+    with torch.no_grad():
+        torch.testing.assert_close(FoldedMLP(net)(x), net(x), rtol=1e-5, atol=1e-5)
+
+
+def test_folded_mixgan_sampling_path():
+    layout = Layout((Span("x", "numerical", 0, 1, "sigmoid"),
+                     Span("c", "categorical", 1, 4, "softmax")))
+    g = seeded_generator(1, CPU)
+    torch.manual_seed(1)
+    gen = trained_batchnorm(MixGANGenerator(6, (12, 10), 4), 6, g)
+    dec = MixGANDecoder(4, (8, 8), layout).eval()
+    z = torch.randn(50, 6, generator=g)
+    with torch.no_grad():
+        torch.testing.assert_close(FoldedMLP(gen.body, dec.body, dec.head)(z), dec(gen(z)),
+                                   rtol=1e-5, atol=1e-5)
+    # the modules themselves are untouched
+    assert gen.body[1].running_var.shape == (12,)
+
+
+def test_folded_rejects_what_it_cannot_fold():
+    with pytest.raises(TypeError, match="cannot fold a Dropout"):
+        FoldedMLP(nn.Sequential(nn.Linear(2, 2), nn.Dropout()))
+    with pytest.raises(TypeError, match="only right after a Linear"):
+        FoldedMLP(nn.Sequential(nn.BatchNorm1d(2), nn.Linear(2, 2)))
+    with pytest.raises(TypeError, match="expects a Linear before Tanh"):
+        FoldedMLP(nn.Sequential(nn.Linear(2, 2), nn.Tanh(), nn.Tanh()))
