@@ -110,7 +110,8 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
         """Return ``(numerical, codes)`` tensors for ``n_samples`` generated rows."""
 
     def _on_fit_end(self):
-        """Called after the last epoch (and after an interruption). Default: nothing."""
+        """Called when training stops, however it stops (``modules_`` may be gone after an
+        interruption before the first epoch ended). Default: nothing."""
 
     # --------------------------------------------------------------- fitting
     def fit(self, X, y=None):
@@ -214,12 +215,12 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
                 RuntimeWarning,
                 stacklevel=3,
             )
-            self._on_fit_end()
             raise
         finally:
             if bar is not None:
                 bar.close()
-        self._on_fit_end()
+            # after the last epoch, an interruption or a non-finite loss alike
+            self._on_fit_end()
 
     def _forget_fit(self):
         for attr in ("modules_", "encoder_", "history_", "n_iter_", "device_"):

@@ -74,6 +74,12 @@ class MixGANSynthesizer(BaseSynthesizer):
     gan_lr : float, default=0.0001
         Adam learning rate of the generator, decoder and discriminator in the GAN phase;
         ``None`` uses ``lr`` as the paper does. See Notes.
+    decoder_lr : float or None, default=None
+        Adam learning rate of the decoder (and of the encoder, which only moves through the
+        reconstruction term) in the GAN phase. ``None`` uses ``gan_lr``: the decoder is
+        fine-tuned together with the generator, as in the paper (§3.2.3). ``0`` keeps the
+        pre-trained autoencoder fixed: the generator alone learns against the discriminator
+        and ``recon_weight`` has nothing to train (it is skipped). See Notes.
     weight_decay : float, default=0.0
         Adam's (L2) weight decay, in both phases. The paper uses 0.001 (§4.2); see Notes.
     betas : tuple of float, default=(0.5, 0.9)
@@ -210,6 +216,7 @@ class MixGANSynthesizer(BaseSynthesizer):
         "gumbel_hard": ["boolean"],
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
         "gan_lr": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "decoder_lr": [Interval(numbers.Real, 0, None, closed="left"), None],
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
         "betas": [tuple, list],
         "batch_size": [Interval(numbers.Integral, 2, None, closed="left")],
@@ -240,6 +247,7 @@ class MixGANSynthesizer(BaseSynthesizer):
         gumbel_hard=False,
         lr=0.002,
         gan_lr=0.0001,
+        decoder_lr=None,
         weight_decay=0.0,
         betas=(0.5, 0.9),
         batch_size=500,
@@ -269,6 +277,7 @@ class MixGANSynthesizer(BaseSynthesizer):
         self.gumbel_hard = gumbel_hard
         self.lr = lr
         self.gan_lr = gan_lr
+        self.decoder_lr = decoder_lr
         self.weight_decay = weight_decay
         self.betas = betas
         self.batch_size = batch_size
@@ -323,24 +332,32 @@ class MixGANSynthesizer(BaseSynthesizer):
     def _phases(self):
         return [(AUTOENCODER, self.ae_epochs), (GAN, self.epochs)]
 
-    def _adam(self, lr, *names):
-        params = [p for name in names for p in self.modules_[name].parameters()]
+    def _adam(self, *groups):
+        """Adam over ``(lr, module names)`` groups."""
+        params = [{"params": [p for name in names for p in self.modules_[name].parameters()],
+                   "lr": lr} for lr, names in groups]
         # The fused kernel does Adam's update in one pass per tensor (3x faster than the
         # default loop on a CPU); other device types get the default implementation.
         fused = self.device_.type in ("cpu", "cuda") or None
-        return torch.optim.Adam(params, lr=lr, betas=tuple(self.betas),
+        return torch.optim.Adam(params, lr=groups[0][0], betas=tuple(self.betas),
                                 weight_decay=self.weight_decay, fused=fused)
 
     def _start_phase(self, phase):
         self._layout = self.encoder_.layout_
         if phase == AUTOENCODER:
-            self._optim = {"ae": self._adam(self.lr, "encoder", "decoder")}
+            self._optim = {"ae": self._adam((self.lr, ("encoder", "decoder")))}
         else:
-            # §3.2.3: the decoder is fine-tuned with the generator; the encoder only moves
-            # through the reconstruction term (recon_weight > 0).
+            # §3.2.3: the decoder is fine-tuned with the generator (unless decoder_lr=0); the
+            # encoder only moves through the reconstruction term (recon_weight > 0).
             lr = self.lr if self.gan_lr is None else self.gan_lr
-            self._optim = {"d": self._adam(lr, "discriminator"),
-                           "g": self._adam(lr, "generator", "decoder", "encoder")}
+            decoder_lr = lr if self.decoder_lr is None else self.decoder_lr
+            self._finetune = decoder_lr > 0
+            groups = [(lr, ("generator",))]
+            if self._finetune:
+                groups.append((decoder_lr, ("decoder", "encoder")))
+            for name in ("decoder", "encoder"):  # no weight gradients when kept fixed
+                self.modules_[name].requires_grad_(self._finetune)
+            self._optim = {"d": self._adam((lr, ("discriminator",))), "g": self._adam(*groups)}
             if self.ema_decay:
                 m = self.modules_
                 for name in ("generator", "decoder"):
@@ -353,7 +370,10 @@ class MixGANSynthesizer(BaseSynthesizer):
                 ]
 
     def _on_fit_end(self):
-        for attr in ("_optim", "_layout", "_ema_pairs"):
+        if hasattr(self, "modules_"):
+            for name in ("decoder", "encoder"):
+                self.modules_[name].requires_grad_(True)
+        for attr in ("_optim", "_layout", "_ema_pairs", "_finetune"):
             self.__dict__.pop(attr, None)
 
     def _train_step(self, phase, batch, generator):
@@ -410,7 +430,7 @@ class MixGANSynthesizer(BaseSynthesizer):
             g_loss = -F.binary_cross_entropy_with_logits(fake_logits, zeros)
         losses = {"d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
         total = g_loss
-        if self.recon_weight > 0:
+        if self.recon_weight > 0 and self._finetune:
             recon, _ = self._reconstruction(batch)
             total = total + self.recon_weight * recon
             losses["recon_loss"] = recon.detach()
@@ -442,4 +462,5 @@ class MixGANSynthesizer(BaseSynthesizer):
         state.pop("_optim", None)  # optimizer state only lives during fit
         state.pop("_layout", None)
         state.pop("_ema_pairs", None)
+        state.pop("_finetune", None)
         return state

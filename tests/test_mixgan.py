@@ -82,6 +82,41 @@ def test_no_reconstruction_term_when_its_weight_is_zero(real):
     assert "recon_loss" not in model.history_[0]
 
 
+def test_decoder_lr_zero_keeps_the_pretrained_autoencoder(real):
+    pretrained = tiny(epochs=0).fit(real)  # the same autoencoder phase (same random_state)
+    kept = tiny(decoder_lr=0.0).fit(real)
+    tuned = tiny().fit(real)
+    for name in ("decoder", "encoder"):
+        for key, value in pretrained.modules_[name].state_dict().items():
+            torch.testing.assert_close(kept.modules_[name].state_dict()[key], value)
+    assert not torch.equal(kept.modules_["generator"].body[0].weight,
+                           pretrained.modules_["generator"].body[0].weight)
+    changed = [not torch.equal(tuned.modules_["decoder"].state_dict()[k], v)
+               for k, v in pretrained.modules_["decoder"].state_dict().items()]
+    assert any(changed)  # decoder_lr=None fine-tunes the decoder (§3.2.3)
+    assert "recon_loss" not in kept.history_[-1]  # nothing for it to train
+    # the modules are left trainable for whoever uses them next
+    assert all(p.requires_grad for p in kept.modules_.parameters())
+    assert kept.sample(10).shape == (10, real.shape[1])
+
+
+def test_decoder_lr_sets_the_decoder_group(real):
+    model = tiny(decoder_lr=1e-5, epochs=1)
+    seen = {}
+    original = MixGANSynthesizer._start_phase
+
+    def spy(self, phase):
+        original(self, phase)
+        seen[phase] = [g["lr"] for g in self._optim["g" if phase == "gan" else "ae"].param_groups]
+
+    MixGANSynthesizer._start_phase = spy
+    try:
+        model.fit(real)
+    finally:
+        MixGANSynthesizer._start_phase = original
+    assert seen == {"autoencoder": [model.lr], "gan": [model.gan_lr, 1e-5]}
+
+
 @pytest.mark.parametrize("ae_epochs, epochs", [(0, 1), (1, 0), (0, 0)])
 def test_a_phase_can_be_skipped(real, ae_epochs, epochs):
     model = tiny(ae_epochs=ae_epochs, epochs=epochs).fit(real)
@@ -230,6 +265,7 @@ def test_grid_search_with_a_callable_scorer(real):
     (dict(betas=(0.5, 1.5)), "betas"),
     (dict(label_smoothing=1.0), "label_smoothing"),
     (dict(discrete_sampling="mode"), "discrete_sampling"),
+    (dict(decoder_lr=-1.0), "decoder_lr"),
 ])
 def test_invalid_parameters_are_named(real, bad, match):
     with pytest.raises(ValueError, match=match):
