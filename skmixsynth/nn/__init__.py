@@ -3,7 +3,14 @@
 No pandas and no scikit-learn here: modules take tensors and a :class:`~skmixsynth.Layout`.
 """
 
-from ._core import FoldedMLP, TensorBatches, init_parameters_, resolve_device, seeded_generator
+from ._core import (
+    FoldedMLP,
+    TensorBatches,
+    fast_hidden_dtype,
+    init_parameters_,
+    resolve_device,
+    seeded_generator,
+)
 from ._heads import MixedOutput, gumbel_noise, mixed_reconstruction_loss
 from ._independent import Marginals
 from ._mixgan import MixGANDecoder, MixGANDiscriminator, MixGANEncoder, MixGANGenerator
@@ -17,6 +24,7 @@ __all__ = [
     "MixGANGenerator",
     "MixedOutput",
     "TensorBatches",
+    "fast_hidden_dtype",
     "gumbel_noise",
     "init_parameters_",
     "mixed_reconstruction_loss",

