@@ -239,8 +239,9 @@ class MixGANSynthesizer(BaseSynthesizer):
 
     #: BatchNorm needs two rows per batch; below ten rows there is nothing to learn.
     _min_samples = 10
-    #: rows per forward pass in ``sample``: large blocks amortise the per-call overhead
-    _sample_batch_size = 16384
+    #: rows per forward pass in ``sample``: 4096 keeps a block's activations in cache (one
+    #: core, adult: 258k rows/s end to end at 4096, 235k at 2048, 230k at 16384)
+    _sample_batch_size = 4096
 
     def __init__(
         self,
