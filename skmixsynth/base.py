@@ -290,8 +290,9 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
         n_samples = int(n_samples)
         # Fixed-size chunks, each with its own seeds: the rows depend on n_samples and the
         # seed only, not on how many threads generate them.
-        starts = range(0, n_samples, self._sample_chunk_size)
-        seeds = rng.randint(_MAX_SEED, size=(max(len(starts), 1), 2))
+        # An empty sample is one empty chunk, so that it still has the columns and dtypes.
+        starts = list(range(0, n_samples, self._sample_chunk_size)) or [0]
+        seeds = rng.randint(_MAX_SEED, size=(len(starts), 2))
         chunks = [(start, min(start + self._sample_chunk_size, n_samples), *seeds[i])
                   for i, start in enumerate(starts)]
         self.modules_.eval()
@@ -300,8 +301,6 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
             parts = [self._sample_chunk(*chunk) for chunk in chunks]
         else:
             parts = _map_in_threads(self._sample_chunk, chunks, workers)
-        if not parts:
-            return self._sample_chunk(0, 0, *seeds[0])
         if len(parts) == 1:
             return parts[0]
         return pd.concat(parts, ignore_index=True)
