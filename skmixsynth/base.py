@@ -69,7 +69,8 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
 
     - ``_build_modules(layout, n_rows)`` -> dict of ``torch.nn.Module`` (built on the CPU; the
       base initialises them from the fit's generator and moves them to ``device_``);
-    - ``_phases()`` -> list of ``(phase_name, n_epochs)``;
+    - ``_phases(n_batches)`` -> list of ``(phase_name, n_epochs)``, knowing the number of
+      batches per epoch;
     - ``_start_phase(phase)``: create that phase's optimizers;
     - ``_train_step(phase, batch, generator)`` -> dict of scalar loss tensors;
     - ``_generate(n, generator)`` -> ``(numerical, codes)``, the per-column views of ``n``
@@ -126,7 +127,7 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
         """Return a dict of freshly built ``torch.nn.Module`` for this layout."""
 
     @abstractmethod
-    def _phases(self):
+    def _phases(self, n_batches):
         """Return the training phases as a list of ``(name, n_epochs)``."""
 
     def _start_phase(self, phase):
@@ -139,6 +140,12 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
     @abstractmethod
     def _generate(self, n_samples, generator):
         """Return ``(numerical, codes)`` tensors for ``n_samples`` generated rows."""
+
+    def _sampler(self):
+        """The function ``(n, generator) -> (numerical, codes)`` that one ``sample`` call uses
+        for all its blocks and threads: a model prepares its inference path (folded layers,
+        say) here once per call instead of once per block. Default: ``self._generate``."""
+        return self._generate
 
     def _on_fit_end(self):
         """Called when training stops, however it stops (``modules_`` may be gone after an
@@ -201,7 +208,7 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
         """The epoch loop: phases, progress, history, watch-dogs."""
         self.history_ = []
         self.n_iter_ = 0
-        phases = [(name, int(n)) for name, n in self._phases() if n > 0]
+        phases = [(name, int(n)) for name, n in self._phases(source.n_batches) if n > 0]
         bar = _progress_bar(sum(n for _, n in phases), self.verbose, type(self).__name__)
         snapshot = None
         try:
@@ -296,6 +303,8 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
         chunks = [(start, min(start + self._sample_chunk_size, n_samples), *seeds[i])
                   for i, start in enumerate(starts)]
         self.modules_.eval()
+        sampler = self._sampler()
+        chunks = [(sampler, *chunk) for chunk in chunks]
         workers = min(len(chunks), _sampling_threads(self.device_))
         if workers <= 1:
             parts = [self._sample_chunk(*chunk) for chunk in chunks]
@@ -305,7 +314,7 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
             return parts[0]
         return pd.concat(parts, ignore_index=True)
 
-    def _sample_chunk(self, start, stop, torch_seed, decode_seed):
+    def _sample_chunk(self, sampler, start, stop, torch_seed, decode_seed):
         """Rows ``start:stop`` of a sample: generated in blocks, then decoded."""
         generator = seeded_generator(int(torch_seed), self.device_)
         layout = self.encoder_.layout_
@@ -314,7 +323,7 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
         with torch.inference_mode():
             for lo in range(0, stop - start, self._sample_batch_size):
                 hi = min(lo + self._sample_batch_size, stop - start)
-                num, code = self._generate(hi - lo, generator)
+                num, code = sampler(hi - lo, generator)
                 numerical[lo:hi] = num.to("cpu", torch.float32).numpy()
                 codes[lo:hi] = code.to("cpu").numpy()
         return self.encoder_.inverse_transform_columns(numerical, codes,

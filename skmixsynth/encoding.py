@@ -361,10 +361,19 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         return (values - lo) / (hi - lo)
 
     def _unscale(self, u, info):
-        u = np.clip(u, 0.0, 1.0)
+        u = np.clip(np.asarray(u, dtype=np.float64), 0.0, 1.0)
         if "quantiles" in info:
-            q = np.asarray(info["quantiles"])
-            return np.interp(u, np.linspace(0.0, 1.0, q.size), q)
+            # Linear interpolation between the knots, which sit on the uniform grid
+            # linspace(0, 1, n): the segment index is floor(u * (n - 1)), no search needed
+            # (np.interp's binary search took half of the decoding time of a sample).
+            q = np.asarray(info["quantiles"], dtype=np.float64)
+            if q.size == 1:
+                return np.full(u.shape, q[0])
+            pos = u * (q.size - 1)
+            j = np.minimum(pos.astype(np.intp), q.size - 2)
+            low, high = q[j], q[j + 1]
+            # clipped to the segment: round-off must not step outside the training range
+            return np.clip(low + (pos - j) * (high - low), low, high)
         lo, hi = info["min"], info["max"]
         return np.clip(lo + u * (hi - lo), lo, hi)
 

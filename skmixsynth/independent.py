@@ -97,7 +97,7 @@ class IndependentSynthesizer(BaseSynthesizer):
     def _build_modules(self, layout, n_rows):
         return {"marginals": Marginals(layout, self.n_bins)}
 
-    def _phases(self):
+    def _phases(self, n_batches):
         return [("statistics", 1 if self.epochs else 0)]
 
     def _train_step(self, phase, batch, generator):

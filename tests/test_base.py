@@ -195,7 +195,7 @@ def test_pickle_and_clone(real):
 class _Exploding(IndependentSynthesizer):
     """Reports a NaN loss in its second epoch."""
 
-    def _phases(self):
+    def _phases(self, n_batches):
         return [("warmup", 1), ("main", 3)]
 
     def _train_step(self, phase, batch, generator):
@@ -211,7 +211,7 @@ def test_nan_loss_names_phase_and_epoch(real):
 class _Interrupted(IndependentSynthesizer):
     """Simulates Ctrl-C during its third epoch."""
 
-    def _phases(self):
+    def _phases(self, n_batches):
         return [("statistics", 5)]
 
     def _train_step(self, phase, batch, generator):

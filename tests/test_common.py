@@ -18,8 +18,9 @@ def _synthesizers():
         is_class = isinstance(obj, type)
         if is_class and issubclass(obj, BaseSynthesizer) and obj is not BaseSynthesizer:
             params = {"random_state": 0, "device": "cpu"}
-            if "epochs" in obj().get_params():
-                params["epochs"] = 1
+            for key in ("epochs", "ae_epochs"):
+                if key in obj().get_params():
+                    params[key] = 1
             out.append(obj(**params))
     return out
 

@@ -123,7 +123,8 @@ def init_parameters_(module, generator):
 class TensorBatches:
     """A batch source over an encoded matrix held as one tensor.
 
-    The training loop only asks a batch source for ``iter_epoch(generator)`` and ``n_rows``;
+    The training loop only asks a batch source for ``iter_epoch(generator)``, ``n_rows`` and
+    ``n_batches``;
     a Parquet stream or a DistributedDataParallel shard can stand in for this class later.
 
     Each epoch draws a permutation from ``generator`` and cuts it into ``ceil(n / batch_size)``
@@ -154,10 +155,14 @@ class TensorBatches:
         """Number of rows."""
         return self.data.shape[0]
 
+    @property
+    def n_batches(self):
+        """Number of batches per epoch."""
+        return max(1, math.ceil(self.n_rows / self.batch_size))
+
     def iter_epoch(self, generator):
         """Yield the batches of one epoch in an order drawn from ``generator``."""
-        n = self.n_rows
-        n_batches = max(1, math.ceil(n / self.batch_size))
+        n, n_batches = self.n_rows, self.n_batches
         perm = torch.randperm(n, generator=generator, device=generator.device)
         if perm.device != self.data.device:
             perm = perm.to(self.data.device)

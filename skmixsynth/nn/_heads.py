@@ -97,8 +97,8 @@ class MixedOutput(nn.Module):
       soft sample (straight-through estimator).
     - ``"softmax"``: the noise-free ``softmax(a / tau)``.
     - ``"argmax"``: the hard one-hot of ``argmax(a)`` (the mode of each span).
-    - ``"draw"``: a hard one-hot drawn from ``Categorical(softmax(a))``, by the Gumbel-max
-      trick ``argmax(a + g)``. This is what :class:`~skmixsynth.MixGANSynthesizer` samples
+    - ``"draw"``: a hard one-hot drawn from ``Categorical(softmax(a))`` (by inverse CDF, the
+      distribution of the Gumbel-max ``argmax(a + g)``). This is what :class:`~skmixsynth.MixGANSynthesizer` samples
       with: the argmax of a Gumbel-softmax sample is such a draw for every ``tau``, so these
       are the levels the discriminator saw during training, while ``"argmax"`` always takes
       the most likely level and so under-represents minority levels wherever the decoder is
@@ -236,8 +236,9 @@ class MixedOutput(nn.Module):
         ----------
         logits : Tensor of shape (B, layout.width)
         mode : {"draw", "argmax"}, default="draw"
-            ``"draw"``: a level drawn from ``softmax(a)`` per span (Gumbel-max:
-            ``argmax(a + g)``); ``"argmax"``: the most likely level.
+            ``"draw"``: a level drawn from ``softmax(a)`` per span (by inverse CDF; the
+            distribution of the argmax of a Gumbel-softmax sample, for any ``tau``);
+            ``"argmax"``: the most likely level.
         generator : torch.Generator, default=None
             Source of the noise of mode ``"draw"``.
 
@@ -266,10 +267,46 @@ class MixedOutput(nn.Module):
         if self.n_discrete == 0:
             return num, torch.zeros(logits.shape[0], 0, dtype=torch.long, device=logits.device)
         if mode == "draw":
-            # Gumbel-max: noise on the real levels only (padded positions are -inf anyway).
-            block = block + gumbel_noise(block.shape, generator, device=block.device,
-                                         dtype=block.dtype)
+            return num, self._span_draw(block, generator)
         return num, self._span_argmax(block)
+
+    #: a span whose probabilities, scaled by the row's largest one, sum to less than this is
+    #: drawn again by Gumbel-max (its scaled probabilities may have lost precision)
+    _DRAW_UNDERFLOW = 1e-25
+
+    def _span_draw(self, block, generator):
+        """``(B, D)``: one level per span drawn from ``softmax`` of its logits.
+
+        Inverse CDF per width group: ``exp`` of the logits shifted by the row's maximum, a
+        running sum over each span, one uniform per span scaled by the span's total, and the
+        number of levels whose running sum lies below it. One ``exp`` per level and one
+        uniform per span, where Gumbel-max costs a uniform, two logarithms and an argmax per
+        level (0.6 against 1.1 microseconds per row on adult's schema, one core). The running
+        sum is sequential, so it never decreases: padded positions (probability 0) and the
+        last level carry the total and are never counted, and the level index is in range.
+        Rows where a span lies so far below the row's maximum that its scaled total
+        underflows are drawn again exactly by Gumbel-max.
+        """
+        n = block.shape[0]
+        shifted = block - block.amax(dim=1, keepdim=True)
+        codes, totals = [], []
+        for b in range(self.n_buckets):
+            bias = getattr(self, f"bucket_bias_{b}")
+            probs = shifted.index_select(1, getattr(self, f"bucket_index_{b}"))
+            cum = (probs.view(n, *bias.shape) + bias).exp_().cumsum_(dim=-1)
+            total = cum[..., -1:]
+            u = torch.rand((n, bias.shape[0], 1), generator=generator, device=block.device,
+                           dtype=cum.dtype)
+            codes.append((cum < u.mul_(total)).sum(dim=-1))
+            totals.append(total)
+        codes = torch.cat(codes, dim=1).index_select(1, self.bucket_order)
+        weak = torch.cat(totals, dim=1).amin(dim=(1, 2)) < self._DRAW_UNDERFLOW
+        if bool(weak.any()):
+            rows = weak.nonzero().squeeze(1)
+            sub = block.index_select(0, rows)
+            sub = sub + gumbel_noise(sub.shape, generator, device=sub.device, dtype=sub.dtype)
+            codes[rows] = self._span_argmax(sub)
+        return codes
 
     def extra_repr(self):
         return (f"n_numerical={self.n_numerical}, n_discrete={self.n_discrete}, "
