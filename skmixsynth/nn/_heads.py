@@ -98,11 +98,11 @@ class MixedOutput(nn.Module):
     - ``"softmax"``: the noise-free ``softmax(a / tau)``.
     - ``"argmax"``: the hard one-hot of ``argmax(a)`` (the mode of each span).
     - ``"draw"``: a hard one-hot drawn from ``Categorical(softmax(a))`` (by inverse CDF, the
-      distribution of the Gumbel-max ``argmax(a + g)``). This is what :class:`~skmixsynth.MixGANSynthesizer` samples
-      with: the argmax of a Gumbel-softmax sample is such a draw for every ``tau``, so these
-      are the levels the discriminator saw during training, while ``"argmax"`` always takes
-      the most likely level and so under-represents minority levels wherever the decoder is
-      unsure.
+      distribution of the Gumbel-max ``argmax(a + g)``). This is what
+      :class:`~skmixsynth.MixGANSynthesizer` samples with: the argmax of a Gumbel-softmax
+      sample is such a draw for every ``tau``, so these are the levels the discriminator saw
+      during training, while ``"argmax"`` always takes the most likely level and so
+      under-represents minority levels wherever the decoder is unsure.
 
     Parameters
     ----------
