@@ -77,7 +77,10 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
       generated rows: a float tensor ``(n, layout.n_numerical)`` in the encoder's (0, 1)
       scale and an int64 tensor ``(n, n_discrete)`` of level indices, one per discrete span
       (see :meth:`~skmixsynth.MixedTypeEncoder.inverse_transform_columns`). Models give
-      levels, not one-hot blocks: no one-hot matrix is built and read back when sampling.
+      levels, not one-hot blocks: no one-hot matrix is built and read back when sampling;
+    - optionally ``_sampler()`` -> the function ``(n, generator) -> (numerical, codes)`` one
+      ``sample`` call uses for all its blocks and threads (a model folds its inference network
+      there once per call); the default is ``_generate``.
 
     Learned state lives in ``modules_`` (a :class:`torch.nn.ModuleDict`: parameters and
     buffers) and ``encoder_`` (JSON state), so :meth:`save` writes state dicts and JSON only and
