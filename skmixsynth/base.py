@@ -186,6 +186,7 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
             numerical_columns=self.numerical_columns,
             numerical_encoding=self.numerical_encoding,
             max_categories=self.max_categories,
+            point_masses=getattr(self, "point_masses", None),
             dtype=np.float32,
             random_state=int(rng.randint(_MAX_SEED)),
         ).fit(frame)

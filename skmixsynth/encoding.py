@@ -61,6 +61,14 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
     n_quantiles : int, default=1000
         Number of CDF knots for ``numerical_encoding="quantile"`` (capped by the number of
         rows).
+    point_masses : float in (0, 1) or None, default=None
+        A value that a numerical column holds in at least this share of its non-missing rows
+        (the zeros of a capital-gain column, the 40 of an hours-per-week column) becomes a
+        level of the column's state block (``present``, ``missing`` if any, then one
+        ``=value`` level per point mass), and the column's scale (range or quantiles) is
+        fitted on its other values. A model then chooses "zero or not" as a categorical
+        choice, which a softmax head learns like any other, instead of having to place a
+        sigmoid output inside a narrow interval. ``None`` keeps every value on the scale.
     max_categories : int, default=None
         High-cardinality policy. ``None`` keeps every level (exact round trip). An integer
         ``k >= 2`` keeps the ``k - 1`` most frequent levels of a column and groups the rest into
@@ -112,6 +120,7 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         "numerical_columns": ["array-like", None],
         "numerical_encoding": [StrOptions({"quantile", "minmax"})],
         "n_quantiles": [Interval(numbers.Integral, 2, None, closed="left")],
+        "point_masses": [Interval(numbers.Real, 0, 1, closed="neither"), None],
         "max_categories": [Interval(numbers.Integral, 2, None, closed="left"), None],
         "handle_unknown": [StrOptions({"error", "ignore"})],
         "dtype": "no_validation",  # checked in fit
@@ -125,6 +134,7 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         numerical_columns=None,
         numerical_encoding="quantile",
         n_quantiles=1000,
+        point_masses=None,
         max_categories=None,
         handle_unknown="error",
         dtype=np.float64,
@@ -134,6 +144,7 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         self.numerical_columns = numerical_columns
         self.numerical_encoding = numerical_encoding
         self.n_quantiles = n_quantiles
+        self.point_masses = point_masses
         self.max_categories = max_categories
         self.handle_unknown = handle_unknown
         self.dtype = dtype
@@ -194,6 +205,14 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         if np.isinf(finite).any():
             raise ValueError(f"Column {col!r} holds infinite values; replace them first.")
         info = dict(extra)
+        info["masses"] = []
+        if self.point_masses is not None:
+            levels, counts = np.unique(finite, return_counts=True)
+            masses = levels[counts >= self.point_masses * finite.size]
+            rest = finite[~np.isin(finite, masses)]
+            if masses.size and rest.size:  # a column of point masses only keeps its scale
+                info["masses"] = [float(v) for v in masses]
+                finite = rest
         info["min"] = float(finite.min())
         info["max"] = float(finite.max())
         info["has_missing"] = bool(np.isnan(values).any())
@@ -263,9 +282,10 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
                 spans.append(Span(name, CATEGORICAL, pos, pos + len(labels), "softmax",
                                   tuple(labels)))
                 pos += len(labels)
-            elif info["has_missing"]:
-                spans.append(Span(name, MISSING, pos, pos + 2, "softmax", ("present", "missing")))
-                pos += 2
+            elif info["has_missing"] or info.get("masses"):
+                labels = _state_labels(info)
+                spans.append(Span(name, MISSING, pos, pos + len(labels), "softmax", labels))
+                pos += len(labels)
         return Layout(tuple(spans))
 
     # ------------------------------------------------------------ transform
@@ -303,13 +323,13 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
                     "the encoder was fitted, so it has no missing-value indicator. Refit on data "
                     "with missing values in this column, or fill them first."
                 )
+            state = _numerical_state(values, missing, info)
+            on_scale = state == 0
             enc = np.full(n, info["fill"])
-            enc[~missing] = self._scale(values[~missing], info)
+            enc[on_scale] = self._scale(values[on_scale], info)
             Z[:, spans[(name, NUMERICAL)].start] = enc
-            if info["has_missing"]:
-                ind = spans[(name, MISSING)]
-                Z[:, ind.start] = ~missing
-                Z[:, ind.start + 1] = missing
+            if (name, MISSING) in spans:
+                Z[np.arange(n), spans[(name, MISSING)].start + state] = 1.0
         return Z
 
     def _category_codes(self, series, info):
@@ -498,17 +518,32 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
                 out[info["name"]] = self._decode_categorical(code, info, rng)
             else:
                 u = numerical[:, position[(name, NUMERICAL)]]
-                missing = None
-                if info["has_missing"]:
-                    missing = codes[:, position[(name, MISSING)]] != 0
-                out[info["name"]] = self._decode_numerical(u, missing, info)
+                state = None
+                if (name, MISSING) in position:
+                    state = codes[:, position[(name, MISSING)]]
+                out[info["name"]] = self._decode_numerical(u, state, info)
         return pd.DataFrame(out, columns=[c["name"] for c in self.columns_])
 
-    def _decode_numerical(self, u, missing, info):
+    def _decode_numerical(self, u, state, info):
+        """Series of a numerical column from its scaled value and its state level (or None)."""
         values = self._unscale(u, info)
         dtype = _dtype_from_json(info["dtype"])
+        missing, at_mass, mass_values = None, None, None
+        if state is not None:
+            # level 1, or no level at all (-1, an all-zero block), is missing
+            missing = (state == 1) | (state < 0) if info["has_missing"] else None
+            offset = 2 if info["has_missing"] else 1
+            at_mass = state >= offset
+            if at_mass.any():
+                mass_values = np.asarray(info["masses"], dtype=np.float64)[state[at_mass] - offset]
+            else:
+                at_mass = None
+        if info["integer"]:
+            values = np.clip(np.round(values), info["min"], info["max"])
+        if at_mass is not None:  # after the clip: a mass may lie outside the scale's range
+            values[at_mass] = mass_values
         if info["kind"] == DATETIME:
-            units = np.clip(np.round(values), info["min"], info["max"]).astype(np.int64)
+            units = values.astype(np.int64)
             ns = units * _DATETIME_UNITS_NS[info["unit"]] + info["origin"]
             result = pd.Series(pd.to_datetime(ns, unit="ns"))
             if missing is not None:
@@ -516,8 +551,6 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
             if isinstance(dtype, pd.DatetimeTZDtype):
                 result = result.dt.tz_localize("UTC").dt.tz_convert(dtype.tz)
             return result.astype(dtype)
-        if info["integer"]:
-            values = np.clip(np.round(values), info["min"], info["max"])
         series = pd.Series(values)
         if missing is not None and missing.any():
             series[missing] = np.nan
@@ -813,6 +846,27 @@ def _numeric_values(series, col, kind, info=None):
             f"{series[bad].iloc[0]!r}."
         )
     return converted.to_numpy(dtype=np.float64, na_value=np.nan), extra
+
+
+def _state_labels(info):
+    """Levels of a numerical column's state block: present, missing, then its point masses."""
+    labels = ["present"] + (["missing"] if info["has_missing"] else [])
+    masses = [int(v) if info["integer"] else v for v in info.get("masses", [])]
+    return tuple(labels + [f"={v}" for v in masses])
+
+
+def _numerical_state(values, missing, info):
+    """Level of each row in the state block: 0 on the scale, 1 missing, then the masses."""
+    state = np.zeros(values.shape[0], dtype=np.int64)
+    masses = np.asarray(info.get("masses", []), dtype=np.float64)
+    if masses.size:
+        offset = 2 if info["has_missing"] else 1
+        at = np.searchsorted(masses, values)
+        hit = (at < masses.size) & (masses[np.minimum(at, masses.size - 1)] == values)
+        state[hit] = offset + at[hit]
+    if info["has_missing"]:
+        state[missing] = 1
+    return state
 
 
 def _lookup(levels, values):

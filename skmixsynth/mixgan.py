@@ -127,6 +127,12 @@ class MixGANSynthesizer(BaseSynthesizer):
     numerical_encoding : {"quantile", "minmax"}, default="quantile"
         See :class:`~skmixsynth.MixedTypeEncoder`. The paper uses ``"minmax"`` (§4.1); see
         Notes.
+    point_masses : float in (0, 1) or None, default=0.1
+        See :class:`~skmixsynth.MixedTypeEncoder`: a numerical value held by at least this
+        share of a column's rows (adult's zero capital gains and losses, the 40 of
+        ``hours_per_week``) becomes a categorical level of the column's state block, and the
+        column's scale is fitted on its other values. ``None`` is the paper's encoding. See
+        Notes.
     max_categories : int, default=50
         See :class:`~skmixsynth.MixedTypeEncoder`: keeps the 49 most frequent levels of a
         column and groups the others, so a zip-code column with hundreds of levels costs 50
@@ -250,6 +256,7 @@ class MixGANSynthesizer(BaseSynthesizer):
         "label_smoothing": [Interval(numbers.Real, 0, 1, closed="left")],
         "recon_weight": [Interval(numbers.Real, 0, None, closed="left")],
         "discrete_sampling": [StrOptions({"draw", "argmax"})],
+        "point_masses": [Interval(numbers.Real, 0, 1, closed="neither"), None],
         "ema_decay": [Interval(numbers.Real, 0, 1, closed="left")],
     }
 
@@ -286,6 +293,7 @@ class MixGANSynthesizer(BaseSynthesizer):
         ema_decay=0.0,
         discrete_sampling="draw",
         numerical_encoding="quantile",
+        point_masses=0.1,
         max_categories=50,
         categorical_columns=None,
         numerical_columns=None,
@@ -317,6 +325,7 @@ class MixGANSynthesizer(BaseSynthesizer):
         self.ema_decay = ema_decay
         self.discrete_sampling = discrete_sampling
         self.numerical_encoding = numerical_encoding
+        self.point_masses = point_masses
         self.max_categories = max_categories
         self.categorical_columns = categorical_columns
         self.numerical_columns = numerical_columns

@@ -218,14 +218,50 @@ def roundtrip_checks(df, check_state=True, **params):
 
 
 # ======================================================================== 1. round trip
+@pytest.mark.parametrize("point_masses", [None, 0.2])
 @pytest.mark.parametrize("numerical_encoding", ["quantile", "minmax"])
 @FAST
 @given(data=frames())
-def test_round_trip_random_frames(data, numerical_encoding):
+def test_round_trip_random_frames(data, numerical_encoding, point_masses):
     df, cat, num = data
     roundtrip_checks(
-        df, numerical_encoding=numerical_encoding, categorical_columns=cat, numerical_columns=num
+        df, numerical_encoding=numerical_encoding, categorical_columns=cat, numerical_columns=num,
+        point_masses=point_masses,
     )
+
+
+def test_point_masses_become_levels_of_the_state_block():
+    n = 400
+    rng = np.random.default_rng(0)
+    gain = np.where(rng.random(n) < 0.8, 0, rng.integers(1000, 5000, n))
+    hours = np.where(rng.random(n) < 0.3, 40.0, rng.uniform(10, 80, n))
+    hours[:7] = np.nan
+    df = pd.DataFrame({"gain": gain, "hours": hours, "x": rng.normal(size=n)})
+    enc = MixedTypeEncoder(point_masses=0.25, numerical_encoding="minmax").fit(df)
+    states = {s.column: s.labels for s in enc.layout_.discrete_spans}
+    assert states == {"gain": ("present", "=0"), "hours": ("present", "missing", "=40.0")}
+    # the scale is fitted on the other values: minmax over the non-zero gains
+    info = enc.columns_[0]
+    assert info["masses"] == [0.0] and info["min"] == gain[gain > 0].min()
+    num, codes = enc.transform_columns(df)
+    assert (codes[:, 0] == (gain == 0) * 1).all()
+    assert ((codes[:, 1] == 1) == np.isnan(hours)).all()
+    assert ((codes[:, 1] == 2) == (hours == 40.0)).all()
+    assert_frame_equal(enc.inverse_transform_columns(num, codes), df)
+    # model outputs: the mass level gives the mass exactly, even outside the scale's range
+    # (0 < min of the other gains) -- it is not clipped into it
+    u = np.full((3, 3), 0.5)
+    out = enc.inverse_transform_columns(u, np.array([[1, 2], [0, 0], [1, 1]]))
+    others = gain[gain > 0]
+    assert out["gain"].tolist() == [0, round(others.min() + 0.5 * np.ptp(others)), 0]
+    assert out["hours"].iloc[0] == 40.0 and np.isnan(out["hours"].iloc[2])
+    assert out["gain"].dtype == df["gain"].dtype
+    # a column made only of point masses keeps its scale; None turns the feature off
+    binary = pd.DataFrame({"b": np.tile([0.0, 1.0], 50)})
+    assert MixedTypeEncoder(point_masses=0.25).fit(binary).layout_.discrete_spans == ()
+    assert MixedTypeEncoder().fit(df).layout_.discrete_spans[0].labels == ("present", "missing")
+    with pytest.raises(ValueError, match="point_masses"):
+        MixedTypeEncoder(point_masses=1.5).fit(df)
 
 
 def test_round_trip_constant_and_single_category_columns():
@@ -418,11 +454,13 @@ def _softmax(logits):
     return e / e.sum(axis=1, keepdims=True)
 
 
+@pytest.mark.parametrize("point_masses", [None, 0.2])
 @FAST
 @given(data=frames(), seed=st.integers(0, 2**32 - 1))
-def test_noise_decodes_into_the_training_range(data, seed):
+def test_noise_decodes_into_the_training_range(data, seed, point_masses):
     df, cat, num = data
-    enc = MixedTypeEncoder(categorical_columns=cat, numerical_columns=num).fit(df)
+    enc = MixedTypeEncoder(categorical_columns=cat, numerical_columns=num,
+                           point_masses=point_masses).fit(df)
     Z = np.random.default_rng(seed).uniform(-0.5, 1.5, size=(50, enc.layout_.width))
     out = enc.inverse_transform(Z)
     assert list(out.columns) == list(df.columns)

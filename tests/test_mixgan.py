@@ -133,6 +133,19 @@ def test_default_phase_lengths_make_min_steps_on_small_tables():
         MixGANSynthesizer(min_steps=-1).fit(X)
 
 
+def test_point_masses_reach_the_encoder_and_come_back_exactly():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"gain": np.where(rng.random(300) < 0.85, 0, rng.integers(1, 9999, 300)),
+                      "c": rng.choice(["a", "b"], 300)})
+    model = tiny().fit(X)  # default point_masses=0.1
+    assert model.encoder_.layout_.discrete_spans[0].labels == ("present", "=0")
+    fake = model.sample(500, random_state=0)
+    assert (fake["gain"] == 0).any() and (fake["gain"] >= 0).all()
+    assert fake["gain"].dtype == X["gain"].dtype
+    plain = tiny(point_masses=None).fit(X)
+    assert [s.column for s in plain.encoder_.layout_.discrete_spans] == ["c"]
+
+
 def test_min_steps_lets_a_small_table_be_learnt():
     # 80 rows, one batch per epoch: the default 50 + 30 epochs are 80 steps, which leave the
     # tiny nets near their initial, spread-out output; 600 steps per phase learn that one
