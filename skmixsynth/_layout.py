@@ -34,8 +34,9 @@ class Span:
         Name of the source column in the original table.
     kind : {"numerical", "categorical", "missing"}
         ``"numerical"``: one scalar in (0, 1); ``"categorical"``: a one-hot block over the
-        column's levels; ``"missing"``: the two-level (present, missing) one-hot indicator of a
-        numerical column that had missing values at fit.
+        column's levels; ``"missing"``: the state block of a numerical column that had missing
+        values or point masses at fit (levels ``present``, ``missing`` if any, then one
+        ``=value`` level per point mass; see ``MixedTypeEncoder(point_masses=...)``).
     start, stop : int
         The block is ``encoded[:, start:stop]``.
     activation : {"sigmoid", "softmax"}

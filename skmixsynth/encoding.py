@@ -56,8 +56,10 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         ``"minmax"`` scales each column linearly to [0, 1] with its training range (mixGAN
         §4.1). ``"quantile"`` maps each column through its empirical CDF (``n_quantiles``
         knots, linear between them) to [0, 1]: skewed and multi-modal columns become close to
-        uniform, and a point mass (say the zeros of a capital-gain column) becomes an interval,
-        which a sigmoid output can hit. Both are exactly invertible on the training values.
+        uniform, and a point mass (say the zeros of a capital-gain column) becomes an interval
+        (on adult, zeros at 0.458 and every gain above 0.915: a tail a generator can miss;
+        ``point_masses`` makes such values levels instead). Both are exactly invertible on the
+        training values.
     n_quantiles : int, default=1000
         Number of CDF knots for ``numerical_encoding="quantile"`` (capped by the number of
         rows).

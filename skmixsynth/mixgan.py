@@ -190,9 +190,16 @@ class MixGANSynthesizer(BaseSynthesizer):
     - Missing values (the paper's future work, §6) are encoded by the encoder: a missing level
       for a categorical column, a present/missing block for a numerical one.
     - Numerical scaling (§3.2.1, §4.1 use min-max to (0, 1)): the default is the encoder's
-      quantile scale, also in (0, 1), which turns skewed columns and point masses (adult's
-      ``capital_gain``) into near-uniform ones that a sigmoid can fit;
-      ``numerical_encoding="minmax"`` is the paper's.
+      quantile scale, also in (0, 1), which turns skewed columns into near-uniform ones that a
+      sigmoid can fit; ``numerical_encoding="minmax"`` is the paper's.
+    - Point masses (``point_masses=0.1``; the paper has none): a value held by at least 10 %
+      of a column's rows is a categorical level of the column's state block. On the quantile
+      scale alone adult's zero capital gains (91.5 % of rows) sat at 0.458 and every gain
+      above 0.915; the generator dropped that narrow tail (0.03 % of sampled rows had a gain,
+      8.5 % of real ones, with P(income > 50K | gain > 7000) = 0.986) and the classifiers of
+      the efficacy test lost their strongest feature. With the level, macro-F1 on adult went
+      from 0.694-0.714 to 0.737-0.745 (seeds 0 and 1; quality 0.906 and 0.930 against 0.93);
+      a threshold of 0.3 gave 0.733 and 0.743 (quality 0.915 twice).
     - Sizes the paper does not give: the autoencoder's hidden widths, ``noise_dim``, the
       generator's output activation (tanh, the encoder's code range), the discriminator's
       LeakyReLU slope (0.2), the number of epochs: 50 + 30, and at least ``min_steps``
