@@ -534,7 +534,7 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         if state is not None:
             # level 1, or no level at all (-1, an all-zero block), is missing
             missing = (state == 1) | (state < 0) if info["has_missing"] else None
-            offset = 2 if info["has_missing"] else 1
+            offset = _mass_offset(info)
             at_mass = state >= offset
             if at_mass.any():
                 mass_values = np.asarray(info["masses"], dtype=np.float64)[state[at_mass] - offset]
@@ -857,12 +857,17 @@ def _state_labels(info):
     return tuple(labels + [f"={v}" for v in masses])
 
 
+def _mass_offset(info):
+    """Index of a numerical column's first point-mass level in its state block."""
+    return 2 if info["has_missing"] else 1
+
+
 def _numerical_state(values, missing, info):
     """Level of each row in the state block: 0 on the scale, 1 missing, then the masses."""
     state = np.zeros(values.shape[0], dtype=np.int64)
     masses = np.asarray(info.get("masses", []), dtype=np.float64)
     if masses.size:
-        offset = 2 if info["has_missing"] else 1
+        offset = _mass_offset(info)
         at = np.searchsorted(masses, values)
         hit = (at < masses.size) & (masses[np.minimum(at, masses.size - 1)] == values)
         state[hit] = offset + at[hit]
