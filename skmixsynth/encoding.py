@@ -388,9 +388,7 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
             # Linear interpolation between the knots, which sit on the uniform grid
             # linspace(0, 1, n): the segment index is floor(u * (n - 1)), no search needed
             # (np.interp's binary search took half of the decoding time of a sample).
-            q = np.asarray(info["quantiles"], dtype=np.float64)
-            if q.size == 1:
-                return np.full(u.shape, q[0])
+            q = np.asarray(info["quantiles"], dtype=np.float64)  # at least 2 knots (fit)
             pos = u * (q.size - 1)
             j = np.minimum(pos.astype(np.intp), q.size - 2)
             low, high = q[j], q[j + 1]
@@ -530,20 +528,17 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         """Series of a numerical column from its scaled value and its state level (or None)."""
         values = self._unscale(u, info)
         dtype = _dtype_from_json(info["dtype"])
-        missing, at_mass, mass_values = None, None, None
-        if state is not None:
+        missing = None
+        if state is not None and info["has_missing"]:
             # level 1, or no level at all (-1, an all-zero block), is missing
-            missing = (state == 1) | (state < 0) if info["has_missing"] else None
-            offset = _mass_offset(info)
-            at_mass = state >= offset
-            if at_mass.any():
-                mass_values = np.asarray(info["masses"], dtype=np.float64)[state[at_mass] - offset]
-            else:
-                at_mass = None
+            missing = (state == 1) | (state < 0)
         if info["integer"]:
             values = np.clip(np.round(values), info["min"], info["max"])
-        if at_mass is not None:  # after the clip: a mass may lie outside the scale's range
-            values[at_mass] = mass_values
+        if state is not None and info.get("masses"):
+            # after the clip: a mass may lie outside the scale's range
+            level = state - _mass_offset(info)
+            at_mass = level >= 0
+            values[at_mass] = np.asarray(info["masses"], dtype=np.float64)[level[at_mass]]
         if info["kind"] == DATETIME:
             units = values.astype(np.int64)
             ns = units * _DATETIME_UNITS_NS[info["unit"]] + info["origin"]

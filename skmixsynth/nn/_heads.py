@@ -165,13 +165,18 @@ class MixedOutput(nn.Module):
         self.register_buffer("bucket_order", torch.as_tensor(order, dtype=torch.long).argsort(),
                              persistent=False)
 
-    def _span_argmax(self, block):
-        """``(B, D)``: the index of the largest entry of each span of the discrete block."""
-        codes = []
+    def _buckets(self, block):
+        """The discrete block as one ``(B, D_b, K_b)`` tensor per width group, ``-inf`` padded;
+        concatenating per-group results along dim 1 and selecting ``bucket_order`` gives the
+        layout's span order."""
         for b in range(self.n_buckets):
             bias = getattr(self, f"bucket_bias_{b}")
             scores = block.index_select(1, getattr(self, f"bucket_index_{b}"))
-            codes.append((scores.view(block.shape[0], *bias.shape) + bias).argmax(dim=-1))
+            yield scores.view(block.shape[0], *bias.shape) + bias
+
+    def _span_argmax(self, block):
+        """``(B, D)``: the index of the largest entry of each span of the discrete block."""
+        codes = [scores.argmax(dim=-1) for scores in self._buckets(block)]
         return torch.cat(codes, dim=1).index_select(1, self.bucket_order)
 
     @property
@@ -290,12 +295,10 @@ class MixedOutput(nn.Module):
         n = block.shape[0]
         shifted = block - block.amax(dim=1, keepdim=True)
         codes, totals = [], []
-        for b in range(self.n_buckets):
-            bias = getattr(self, f"bucket_bias_{b}")
-            probs = shifted.index_select(1, getattr(self, f"bucket_index_{b}"))
-            cum = (probs.view(n, *bias.shape) + bias).exp_().cumsum_(dim=-1)
+        for scores in self._buckets(shifted):
+            cum = scores.exp_().cumsum_(dim=-1)
             total = cum[..., -1:]
-            u = torch.rand((n, bias.shape[0], 1), generator=generator, device=block.device,
+            u = torch.rand((n, cum.shape[1], 1), generator=generator, device=block.device,
                            dtype=cum.dtype)
             codes.append((cum < u.mul_(total)).sum(dim=-1))
             totals.append(total)
