@@ -84,6 +84,7 @@ def test_worker_reports_failures(tmp_path):
     assert result["peak_rss_mb"] > 0
 
 
+@pytest.mark.slow
 def test_quick_run(tmp_path):
     path = run.main(
         [
@@ -165,6 +166,7 @@ def test_missing_dataset_is_skipped(tmp_path):
     assert record["status"] == "skipped" and "FileNotFoundError" in record["error"]
 
 
+@pytest.mark.slow
 def test_quick_scaling(tmp_path):
     scaling.main(
         [
