@@ -13,7 +13,7 @@ import pytest
 # The harness lives at the repository root, outside the installed package.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import _cli, _figures, _worker, report, run, scaling
+from benchmarks import _cli, _figures, _paths, _worker, report, run, scaling
 from benchmarks._results import SCHEMA, jsonable, number
 from benchmarks._tables import read_table, table_schema, write_table
 from skmixsynth.datasets import make_mixed
@@ -84,6 +84,7 @@ def test_worker_reports_failures(tmp_path):
     assert result["peak_rss_mb"] > 0
 
 
+@pytest.mark.slow
 def test_quick_run(tmp_path):
     path = run.main(
         [
@@ -105,10 +106,14 @@ def test_quick_run(tmp_path):
     doc = _only_run(tmp_path)
     assert Path(path).parent == tmp_path
     assert doc["schema"] == SCHEMA and doc["quick"] and doc["complete"]
+    # The --out folder is shown as display_path shows it, which depends on where the checkout
+    # lives relative to pytest's temporary folder (test_display_path covers each case); no
+    # absolute path of the machine is recorded.
     assert doc["command"] == (
         f"python -m benchmarks.run --quick --datasets mixed grid --models identity independent "
-        f"--max-rows 300 --figure-datasets mixed --out {tmp_path.name}"
+        f"--max-rows 300 --figure-datasets mixed --out {_paths.display_path(tmp_path)}"
     )
+    assert str(tmp_path) not in json.dumps(doc)
     assert doc["versions"]["torch"] and doc["machine"]["cpu_count"]
     assert {(r["dataset"], r["model"]) for r in doc["records"]} == {
         (d, m) for d in ("mixed", "grid") for m in ("identity", "independent")
@@ -131,6 +136,17 @@ def test_quick_run(tmp_path):
     assert not (tmp_path / "tmp").exists()
 
 
+def test_display_path(tmp_path, monkeypatch):
+    """Paths in run files are relative to the checkout or its parent, else a bare name."""
+    repo = tmp_path / "parent" / "repo"
+    monkeypatch.setattr(_paths, "REPO_ROOT", repo)
+    assert _paths.display_path(repo / "benchmarks" / "results") == "benchmarks/results"
+    assert _paths.display_path(repo.parent / "shared" / "datasets") == "../shared/datasets"
+    assert _paths.display_path(tmp_path / "elsewhere" / "out") == "out"
+    command = _cli.command_line("run", ["--out", str(repo / "x"), "--data-home", "rel/dir"])
+    assert command == "python -m benchmarks.run --out x --data-home rel/dir"
+
+
 def test_missing_dataset_is_skipped(tmp_path):
     run.main(
         [
@@ -150,6 +166,7 @@ def test_missing_dataset_is_skipped(tmp_path):
     assert record["status"] == "skipped" and "FileNotFoundError" in record["error"]
 
 
+@pytest.mark.slow
 def test_quick_scaling(tmp_path):
     scaling.main(
         [
