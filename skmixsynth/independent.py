@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numbers
 
-from sklearn.utils._param_validation import Interval
-
+from ._compat import Interval
 from .base import BaseSynthesizer
 from .nn import Marginals
 

@@ -8,8 +8,8 @@ import numbers
 
 import torch
 import torch.nn.functional as F
-from sklearn.utils._param_validation import Interval, StrOptions
 
+from ._compat import Interval, StrOptions
 from .base import BaseSynthesizer
 from .nn import (
     FoldedMLP,

@@ -1,0 +1,117 @@
+"""The epoch loop of ``BaseSynthesizer.fit``: phases, progress, history and watch-dogs.
+
+Pure plumbing around the model's hooks (``_phases``, ``_start_phase``, ``_train_step``,
+``_on_fit_end``); see ``DEVELOPERS.md`` for what each hook must do.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+import warnings
+
+import numpy as np
+
+__all__ = ["train"]
+
+logger = logging.getLogger("skmixsynth")
+
+
+def train(model, source, generator):
+    """Run the training phases of ``model`` over the batches of ``source``.
+
+    Fills ``model.history_`` (one record per finished epoch) and ``model.n_iter_``. On a
+    non-finite epoch loss the weights of the last finite epoch are restored and a
+    ``FloatingPointError`` names the phase and epoch; on ``KeyboardInterrupt`` the weights of
+    the last finished epoch are kept (with a warning) and the interruption propagates.
+    ``model._on_fit_end()`` runs however training stops.
+
+    Parameters
+    ----------
+    model : BaseSynthesizer
+        With ``modules_`` built and ``device_`` set.
+    source : batch source
+        ``iter_epoch(generator)``, ``n_rows``, ``n_batches``.
+    generator : torch.Generator
+        The training generator, on ``model.device_``.
+    """
+    model.history_ = []
+    model.n_iter_ = 0
+    phases = [(name, int(n)) for name, n in model._phases(source.n_batches) if n > 0]
+    bar = _progress_bar(sum(n for _, n in phases), model.verbose, type(model).__name__)
+    snapshot = None
+    try:
+        for phase, n_epochs in phases:
+            model._start_phase(phase)
+            model.modules_.train()
+            for epoch in range(n_epochs):
+                start = time.perf_counter()
+                sums, n_batches = {}, 0
+                for batch in source.iter_epoch(generator):
+                    losses = model._train_step(phase, batch, generator)
+                    for key, value in losses.items():
+                        sums[key] = sums.get(key, 0.0) + value.detach()
+                    n_batches += 1
+                record = {"phase": phase, "epoch": epoch}
+                record.update({k: float(v) / n_batches for k, v in sums.items()})
+                bad = {k: v for k, v in record.items()
+                       if isinstance(v, float) and not np.isfinite(v)}
+                if bad:
+                    if snapshot is not None:
+                        model.modules_.load_state_dict(snapshot)
+                    raise FloatingPointError(
+                        f"{type(model).__name__}: the loss {bad} became non-finite in phase "
+                        f"{phase!r} at epoch {epoch}. The model of the last finite epoch "
+                        "was kept. Lower the learning rate or check the data for extreme "
+                        "values."
+                    )
+                record["seconds"] = time.perf_counter() - start
+                model.history_.append(record)
+                model.n_iter_ += 1
+                snapshot = copy.deepcopy(model.modules_.state_dict())
+                _report(bar, record, model.verbose)
+    except KeyboardInterrupt:
+        if snapshot is None:
+            model._forget_fit()
+            raise
+        model.modules_.load_state_dict(snapshot)
+        last = model.history_[-1]
+        warnings.warn(
+            f"Training interrupted; keeping the model of the last finished epoch (phase "
+            f"{last['phase']!r}, epoch {last['epoch']}).",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+        # after the last epoch, an interruption or a non-finite loss alike
+        model._on_fit_end()
+
+
+def _progress_bar(total, verbose, name):
+    if not verbose or total == 0:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # the progress extra is optional; losses still go to logging
+        return None
+    return tqdm(total=total, desc=name, unit="epoch", leave=False)
+
+
+def _report(bar, record, verbose):
+    losses = {k: v for k, v in record.items() if k not in ("phase", "epoch", "seconds")}
+    if bar is not None:
+        bar.set_postfix({"phase": record["phase"], **{k: f"{v:.4f}" for k, v in losses.items()}},
+                        refresh=False)
+        bar.update(1)
+    if verbose:
+        logger.info(
+            "%s epoch %d: %s (%.2fs)",
+            record["phase"],
+            record["epoch"],
+            ", ".join(f"{k}={v:.4f}" for k, v in losses.items()),
+            record["seconds"],
+        )
