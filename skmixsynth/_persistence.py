@@ -75,13 +75,10 @@ def load_model(cls, path, *, device=None):
     if device is not None:
         est.set_params(device=device)
     est.device_ = resolve_device(est.device, fallback_to_cpu=device is None)
-    est.encoder_ = MixedTypeEncoder.from_state(config["encoder"])
-    est.n_features_in_ = est.encoder_.n_features_in_
-    if hasattr(est.encoder_, "feature_names_in_"):
-        est.feature_names_in_ = est.encoder_.feature_names_in_
-    modules = torch.nn.ModuleDict(est._build_modules(est.encoder_.layout_, 0))
+    est._set_encoder(MixedTypeEncoder.from_state(config["encoder"]))
+    modules = est._make_modules(0)  # the weights come from the file
     modules.load_state_dict(payload["state"])
-    est.modules_ = modules.to(est.device_)
+    est.modules_ = modules
     est.history_ = config["history"]
     est.n_iter_ = config["n_iter"]
     est._sample_seed = config["sample_seed"]

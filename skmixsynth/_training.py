@@ -10,12 +10,50 @@ import copy
 import logging
 import time
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["train"]
+__all__ = ["Progress", "train"]
 
 logger = logging.getLogger("skmixsynth")
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where one training step stands, passed to ``_train_step(..., progress=...)``.
+
+    Everything counts from 0 and within the current phase: schedules such as KL annealing
+    or a temperature decay read ``fraction`` (or ``epoch`` / ``step``) and need no state of
+    their own.
+
+    Attributes
+    ----------
+    epoch : int
+        Epoch within the phase, ``0 <= epoch < n_epochs``.
+    n_epochs : int
+        Epochs of the phase.
+    step : int
+        Step (batch) within the phase, counted over its epochs.
+    n_steps : int
+        Steps the phase will take: ``n_epochs`` times the batch source's ``n_batches``.
+
+    Examples
+    --------
+    >>> from skmixsynth._training import Progress
+    >>> Progress(epoch=1, n_epochs=4, step=5, n_steps=12).fraction
+    0.4166...
+    """
+
+    epoch: int
+    n_epochs: int
+    step: int
+    n_steps: int
+
+    @property
+    def fraction(self):
+        """``step / n_steps``: the share of the phase done before this step, in [0, 1)."""
+        return self.step / self.n_steps if self.n_steps else 0.0
 
 
 def train(model, source, generator):
@@ -38,18 +76,22 @@ def train(model, source, generator):
     """
     model.history_ = []
     model.n_iter_ = 0
-    phases = [(name, int(n)) for name, n in model._phases(source.n_batches) if n > 0]
+    batches_per_epoch = source.n_batches
+    phases = [(name, int(n)) for name, n in model._phases(batches_per_epoch) if n > 0]
     bar = _progress_bar(sum(n for _, n in phases), model.verbose, type(model).__name__)
     snapshot = None
     try:
         for phase, n_epochs in phases:
             model._start_phase(phase)
             model.modules_.train()
+            step = 0
             for epoch in range(n_epochs):
                 start = time.perf_counter()
                 sums, n_batches = {}, 0
                 for batch in source.iter_epoch(generator):
-                    losses = model._train_step(phase, batch, generator)
+                    progress = Progress(epoch, n_epochs, step, n_epochs * batches_per_epoch)
+                    losses = model._train_step(phase, batch, generator, progress=progress)
+                    step += 1
                     for key, value in losses.items():
                         sums[key] = sums.get(key, 0.0) + value.detach()
                     n_batches += 1

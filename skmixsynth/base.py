@@ -29,25 +29,29 @@ __all__ = ["BaseSynthesizer", "load"]
 class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
     """Template of every skmixsynth synthesizer.
 
-    ``fit`` validates the table, fits a :class:`~skmixsynth.MixedTypeEncoder`, builds the torch
-    modules on ``device_``, and runs the training phases epoch by epoch over batches drawn from
-    a batch source; ``sample`` generates encoded rows in batches under ``eval()`` and
-    ``inference_mode()`` and decodes them with the encoder. Subclasses fill small hooks:
+    ``fit`` validates the table, fits the encoder, builds the torch modules on ``device_``,
+    and runs the training phases epoch by epoch over batches drawn from a batch source;
+    ``sample`` generates per-column views in batches under ``eval()`` and ``inference_mode()``
+    and decodes them with the encoder. Subclasses fill small hooks (``DEVELOPERS.md`` has the
+    table and the rules):
 
-    - ``_build_modules(layout, n_rows)`` -> dict of ``torch.nn.Module`` (built on the CPU; the
-      base initialises them from the fit's generator and moves them to ``device_``);
-    - ``_phases(n_batches)`` -> list of ``(phase_name, n_epochs)``, knowing the number of
-      batches per epoch;
+    - ``_build_modules(layout)`` -> dict of ``torch.nn.Module``, built on the CPU from the
+      parameters and the resolved attributes only (it sets nothing); the base builds them
+      under a seeded random state and moves them to ``device_``;
+    - ``_phases(n_batches)`` -> list of ``(phase_name, n_epochs)``;
     - ``_start_phase(phase)``: create that phase's optimizers;
-    - ``_train_step(phase, batch, generator)`` -> dict of scalar loss tensors;
+    - ``_train_step(phase, batch, generator, *, progress)`` -> dict of scalar loss tensors;
+      ``progress`` (:class:`~skmixsynth._training.Progress`) holds the epoch and step numbers;
     - ``_generate(n, generator)`` -> ``(numerical, codes)``, the per-column views of ``n``
       generated rows: a float tensor ``(n, layout.n_numerical)`` in the encoder's (0, 1)
       scale and an int64 tensor ``(n, n_discrete)`` of level indices, one per discrete span
       (see :meth:`~skmixsynth.MixedTypeEncoder.inverse_transform_columns`). Models give
       levels, not one-hot blocks: no one-hot matrix is built and read back when sampling;
-    - optionally ``_sampler()`` -> the function ``(n, generator) -> (numerical, codes)`` one
-      ``sample`` call uses for all its blocks and threads (a model folds its inference network
-      there once per call); the default is ``_generate``.
+    - optionally ``_make_encoder()`` (the unfitted encoder), ``_resolve_params(layout)`` (the
+      fitted attributes derived from the parameters, set by ``fit`` and ``load`` alike),
+      ``_batch_source(encoder, frame)`` (what the epochs iterate over), ``_sampler()`` (the
+      function ``(n, generator) -> (numerical, codes)`` one ``sample`` call uses for all its
+      blocks and threads) and ``_on_fit_end()``.
 
     Learned state lives in ``modules_`` (a :class:`torch.nn.ModuleDict`: parameters and
     buffers) and ``encoder_`` (JSON state), so :meth:`save` writes state dicts and JSON only and
@@ -92,9 +96,41 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
     }
 
     # ------------------------------------------------------------------ hooks
+    def _make_encoder(self):
+        """The unfitted :class:`~skmixsynth.MixedTypeEncoder` of this model.
+
+        The base sets its ``random_state`` from the fit's seed before fitting it. Override to
+        pass model-specific encoder parameters (``super()._make_encoder().set_params(...)``).
+        """
+        return MixedTypeEncoder(
+            categorical_columns=self.categorical_columns,
+            numerical_columns=self.numerical_columns,
+            numerical_encoding=self.numerical_encoding,
+            max_categories=self.max_categories,
+            dtype=np.float32,
+        )
+
+    def _resolve_params(self, layout):
+        """The fitted attributes derived from the parameters (and the layout), as a dict.
+
+        Names end with ``_`` (``{"noise_dim_": 72}``); ``fit`` and ``load`` both set them
+        before ``_build_modules``, which may read them. Must be a pure function of the
+        parameters and ``layout``: nothing else survives ``save``/``load``. Default: ``{}``.
+        """
+        return {}
+
     @abstractmethod
-    def _build_modules(self, layout, n_rows):
-        """Return a dict of freshly built ``torch.nn.Module`` for this layout."""
+    def _build_modules(self, layout):
+        """Return a dict of freshly built ``torch.nn.Module`` for this layout (sets nothing)."""
+
+    def _batch_source(self, encoder, frame):
+        """The batch source the epochs iterate over (``iter_epoch``, ``n_rows``, ``n_batches``).
+
+        Default: :class:`~skmixsynth.nn.TensorBatches` over the one-hot encoding of
+        ``frame``. A token model returns :class:`~skmixsynth.nn.ColumnBatches` over
+        ``encoder.transform_columns(frame)``; a stream or a shard can take their place.
+        """
+        return TensorBatches(encoder.transform(frame), self.batch_size, self.device_)
 
     @abstractmethod
     def _phases(self, n_batches):
@@ -104,8 +140,13 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
         """Prepare a phase (create its optimizers). Default: nothing."""
 
     @abstractmethod
-    def _train_step(self, phase, batch, generator):
-        """Train on one batch; return a dict of detached scalar loss tensors."""
+    def _train_step(self, phase, batch, generator, *, progress):
+        """Train on one batch; return a dict of detached scalar loss tensors.
+
+        ``progress`` (:class:`~skmixsynth._training.Progress`) gives the epoch within the
+        phase, the step within the phase and their totals (for schedules: KL annealing,
+        temperature decay).
+        """
 
     @abstractmethod
     def _generate(self, n_samples, generator):
@@ -119,7 +160,7 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
 
     def _on_fit_end(self):
         """Called when training stops, however it stops (``modules_`` may be gone after an
-        interruption before the first epoch ended). Default: nothing."""
+        interruption before the first epoch ended), and after ``load``. Default: nothing."""
 
     # --------------------------------------------------------------- fitting
     def fit(self, X, y=None):
@@ -148,37 +189,37 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
         rng = check_random_state(self.random_state)
         init_seed, train_seed, self._sample_seed = rng.randint(MAX_SEED, size=3)
 
-        self.encoder_ = MixedTypeEncoder(
-            categorical_columns=self.categorical_columns,
-            numerical_columns=self.numerical_columns,
-            numerical_encoding=self.numerical_encoding,
-            max_categories=self.max_categories,
-            point_masses=getattr(self, "point_masses", None),
-            dtype=np.float32,
-            random_state=int(rng.randint(MAX_SEED)),
-        ).fit(frame)
-        self.n_features_in_ = self.encoder_.n_features_in_
-        if hasattr(self.encoder_, "feature_names_in_"):
-            self.feature_names_in_ = self.encoder_.feature_names_in_
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
-        data = self.encoder_.transform(frame)
-
-        self.modules_ = self._make_modules(seeded_generator(init_seed, torch.device("cpu")),
-                                           n_rows=data.shape[0])
-        source = TensorBatches(data, self.batch_size, self.device_)
+        encoder = self._make_encoder().set_params(random_state=int(rng.randint(MAX_SEED)))
+        self._set_encoder(encoder.fit(frame))
+        self.modules_ = self._make_modules(init_seed)
+        source = self._batch_source(self.encoder_, frame)
         train(self, source, seeded_generator(train_seed, self.device_))
         return self
 
-    def _make_modules(self, init_generator, n_rows):
-        modules = torch.nn.ModuleDict(self._build_modules(self.encoder_.layout_, n_rows))
-        init_parameters_(modules, init_generator)
+    def _set_encoder(self, encoder):
+        """Set ``encoder_``, the input attributes it carries and the resolved attributes."""
+        self.encoder_ = encoder
+        self.n_features_in_ = encoder.n_features_in_
+        if hasattr(encoder, "feature_names_in_"):
+            self.feature_names_in_ = encoder.feature_names_in_
+        else:
+            self.__dict__.pop("feature_names_in_", None)
+        for name, value in self._resolve_params(encoder.layout_).items():
+            if not name.endswith("_") or name.startswith("_"):
+                raise TypeError(f"{type(self).__name__}._resolve_params must name fitted "
+                                f"attributes ending with '_'; got {name!r}.")
+            setattr(self, name, value)
+
+    def _make_modules(self, init_seed):
+        """``_build_modules`` seeded by ``init_seed``, as a ModuleDict on ``device_``."""
+        modules = torch.nn.ModuleDict(self._build_modules(self.encoder_.layout_))
+        init_parameters_(modules, seeded_generator(init_seed, torch.device("cpu")))
         return modules.to(self.device_)
 
     def _forget_fit(self):
-        for attr in ("modules_", "encoder_", "history_", "n_iter_", "device_"):
-            if hasattr(self, attr):
-                delattr(self, attr)
+        """Drop every fitted attribute (a fit interrupted before its first epoch ended)."""
+        for attr in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
+            delattr(self, attr)
 
     # -------------------------------------------------------------- sampling
     def sample(self, n_samples, *, random_state=None):

@@ -93,13 +93,13 @@ class IndependentSynthesizer(BaseSynthesizer):
 
     _min_samples = 1
 
-    def _build_modules(self, layout, n_rows):
+    def _build_modules(self, layout):
         return {"marginals": Marginals(layout, self.n_bins)}
 
     def _phases(self, n_batches):
         return [("statistics", 1 if self.epochs else 0)]
 
-    def _train_step(self, phase, batch, generator):
+    def _train_step(self, phase, batch, generator, *, progress):
         self.modules_["marginals"].update(batch)
         return {}
 

@@ -198,7 +198,7 @@ class _Exploding(IndependentSynthesizer):
     def _phases(self, n_batches):
         return [("warmup", 1), ("main", 3)]
 
-    def _train_step(self, phase, batch, generator):
+    def _train_step(self, phase, batch, generator, *, progress):
         value = np.nan if (phase == "main" and len(self.history_) >= 2) else 1.0
         return {"loss": torch.tensor(value)}
 
@@ -214,10 +214,10 @@ class _Interrupted(IndependentSynthesizer):
     def _phases(self, n_batches):
         return [("statistics", 5)]
 
-    def _train_step(self, phase, batch, generator):
+    def _train_step(self, phase, batch, generator, *, progress):
         if len(self.history_) == 2:
             raise KeyboardInterrupt
-        return super()._train_step(phase, batch, generator)
+        return super()._train_step(phase, batch, generator, progress=progress)
 
 
 def test_ctrl_c_keeps_the_last_finished_epoch(real):

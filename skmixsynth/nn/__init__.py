@@ -4,6 +4,7 @@ No pandas and no scikit-learn here: modules take tensors and a :class:`~skmixsyn
 """
 
 from ._core import (
+    ColumnBatches,
     FoldedMLP,
     TensorBatches,
     fast_hidden_dtype,
@@ -16,6 +17,7 @@ from ._independent import Marginals
 from ._mixgan import MixGANDecoder, MixGANDiscriminator, MixGANEncoder, MixGANGenerator
 
 __all__ = [
+    "ColumnBatches",
     "FoldedMLP",
     "Marginals",
     "MixGANDecoder",
