@@ -21,7 +21,7 @@ from ._sampling import MAX_SEED, check_n_samples, generate_frame, sampling_rng
 from ._training import train
 from ._validation import check_frame
 from .encoding import MixedTypeEncoder
-from .nn._core import TensorBatches, init_parameters_, resolve_device, seeded_generator
+from .nn._core import TensorBatches, resolve_device, seeded_build, seeded_generator
 
 __all__ = ["BaseSynthesizer", "load"]
 
@@ -186,7 +186,7 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
                 f"n_samples={frame.shape[0]}."
             )
         self.device_ = resolve_device(self.device)
-        rng = check_random_state(self.random_state)
+        rng = _fit_rng(self.random_state)
         init_seed, train_seed, self._sample_seed = rng.randint(MAX_SEED, size=3)
 
         encoder = self._make_encoder().set_params(random_state=int(rng.randint(MAX_SEED)))
@@ -211,9 +211,11 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
             setattr(self, name, value)
 
     def _make_modules(self, init_seed):
-        """``_build_modules`` seeded by ``init_seed``, as a ModuleDict on ``device_``."""
-        modules = torch.nn.ModuleDict(self._build_modules(self.encoder_.layout_))
-        init_parameters_(modules, seeded_generator(init_seed, torch.device("cpu")))
+        """``_build_modules`` under torch's CPU RNG seeded by ``init_seed`` (and restored), as
+        a ModuleDict on ``device_``: every layer type is seeded, not only Linear."""
+        layout = self.encoder_.layout_
+        modules = seeded_build(lambda: torch.nn.ModuleDict(self._build_modules(layout)),
+                               init_seed)
         return modules.to(self.device_)
 
     def _forget_fit(self):
@@ -319,6 +321,14 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
         state = super().__getstate__()
         state.pop("_sample_rng", None)  # re-created on demand
         return state
+
+
+def _fit_rng(random_state):
+    """The RandomState ``fit`` draws its seeds from. ``None`` gets fresh OS entropy instead of
+    numpy's global RandomState (which ``check_random_state(None)`` would return and advance)."""
+    if random_state is None:
+        return np.random.RandomState(np.random.SeedSequence().generate_state(1)[0])
+    return check_random_state(random_state)
 
 
 def load(path, *, device=None):

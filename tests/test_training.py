@@ -5,6 +5,7 @@ MultiheadAttention, LayerNorm) written only against the hooks, the way GTCoder w
 """
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -192,3 +193,51 @@ def test_an_interruption_in_the_first_epoch_leaves_nothing_fitted(real):
         model.fit(real)
     assert not [k for k in vars(model) if k.endswith("_") and not k.startswith("_")]
 
+
+
+def test_the_token_model_samples_are_reproducible(real):
+    a = TokenSynthesizer(random_state=4).fit(real).sample(30, random_state=1)
+    b = TokenSynthesizer(random_state=4).fit(real).sample(30, random_state=1)
+    pd.testing.assert_frame_equal(a, b)
+
+
+# ------------------------------------------------------------- seeded builds
+def _weights(model):
+    return {k: v.clone() for k, v in model.modules_.state_dict().items()}
+
+
+def test_every_layer_type_is_seeded(real):
+    # epochs=0: the weights are the initial ones
+    a = _weights(TokenSynthesizer(epochs=0, random_state=0).fit(real))
+    b = _weights(TokenSynthesizer(epochs=0, random_state=0).fit(real))
+    c = _weights(TokenSynthesizer(epochs=0, random_state=1).fit(real))
+    kinds = {"net.levels.weight", "net.position.weight", "net.attention.in_proj_weight",
+             "net.attention.out_proj.weight", "net.norm.weight", "net.numerical.weight"}
+    assert kinds <= set(a)
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    random = [k for k in a if not torch.equal(a[k], c[k])]
+    assert kinds - {"net.norm.weight"} <= set(random)  # LayerNorm starts at ones either way
+
+
+@pytest.mark.parametrize("random_state", [0, None])
+@pytest.mark.parametrize("make", [
+    lambda rs: TokenSynthesizer(epochs=1, random_state=rs),
+    lambda rs: IndependentSynthesizer(random_state=rs, device="cpu"),
+    lambda rs: MixGANSynthesizer(latent_dim=4, encoder_dims=(8,), decoder_dims=(8,),
+                                 generator_dims=(8,), discriminator_dims=(8,), ae_epochs=1,
+                                 epochs=1, device="cpu", random_state=rs),
+], ids=["token", "independent", "mixgan"])
+def test_global_random_states_are_left_alone(real, make, random_state, tmp_path):
+    # the global states, read only (the point is that the library never touches them)
+    torch_state = torch.random.get_rng_state()
+    numpy_state = np.random.get_state()  # noqa: NPY002
+    model = make(random_state).fit(real)
+    model.sample(50)
+    model.sample(50, random_state=3)
+    model.score(real)
+    skmixsynth.load(model.save(tmp_path / "m.pt")).sample(5)
+    assert torch.equal(torch.random.get_rng_state(), torch_state)
+    after = np.random.get_state()  # noqa: NPY002
+    assert after[0] == numpy_state[0] and np.array_equal(after[1], numpy_state[1])
+    assert after[2:] == numpy_state[2:]

@@ -10,6 +10,7 @@ from ._core import (
     fast_hidden_dtype,
     init_parameters_,
     resolve_device,
+    seeded_build,
     seeded_generator,
 )
 from ._heads import MixedOutput, gumbel_noise, mixed_reconstruction_loss
@@ -31,5 +32,6 @@ __all__ = [
     "init_parameters_",
     "mixed_reconstruction_loss",
     "resolve_device",
+    "seeded_build",
     "seeded_generator",
 ]

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 __all__ = ["ColumnBatches", "FoldedMLP", "TensorBatches", "fast_hidden_dtype",
-           "init_parameters_", "resolve_device", "seeded_generator"]
+           "init_parameters_", "resolve_device", "seeded_build", "seeded_generator"]
 
 
 def resolve_device(device, *, fallback_to_cpu=False):
@@ -88,13 +88,51 @@ def seeded_generator(seed, device):
     return gen
 
 
+def seeded_build(build, seed):
+    """``build()`` with torch's CPU random state seeded by ``seed``, then restored.
+
+    PyTorch layers initialise their parameters from the global CPU generator in
+    ``reset_parameters`` (Linear, Embedding, MultiheadAttention, convolutions, ...). Library
+    code must neither depend on nor disturb that state, so modules are built inside a
+    :func:`torch.random.fork_rng` scope seeded here: two builds from the same seed are
+    identical whatever layers they use, and the caller's global state is the same afterwards.
+    Only the CPU generator is forked (build on the CPU, then move); the scope is not
+    thread-safe against another thread drawing from the global generator at the same time.
+
+    Parameters
+    ----------
+    build : callable
+        Called without arguments; returns the modules.
+    seed : int
+
+    Returns
+    -------
+    built : object
+        What ``build`` returns.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmixsynth.nn import seeded_build
+    >>> state = torch.random.get_rng_state()
+    >>> a = seeded_build(lambda: torch.nn.Embedding(4, 2), 0)
+    >>> b = seeded_build(lambda: torch.nn.Embedding(4, 2), 0)
+    >>> torch.equal(a.weight, b.weight), torch.equal(torch.random.get_rng_state(), state)
+    (True, True)
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.random.default_generator.manual_seed(int(seed))
+        return build()
+
+
 def init_parameters_(module, generator):
     """Re-initialise every Linear layer of ``module`` from ``generator``, in place.
 
-    PyTorch initialises layers from its global RNG; library code must not touch that, so the
-    models are built and then re-initialised here with the default scheme of ``nn.Linear``
-    (Kaiming-uniform weights, uniform biases) drawn from the fit's own generator. Normalisation
-    layers start at ones/zeros and need no randomness.
+    With the default scheme of ``nn.Linear`` (Kaiming-uniform weights, uniform biases) drawn
+    from ``generator``. Only Linear layers: the synthesizers build their modules with
+    :func:`seeded_build` instead, which seeds every layer type (Embedding,
+    MultiheadAttention, ...) and gives the same Linear weights as this function would for the
+    same seed.
 
     Parameters
     ----------
