@@ -6,7 +6,6 @@ Pure plumbing around the model's hooks (``_phases``, ``_start_phase``, ``_train_
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 import warnings
@@ -61,7 +60,8 @@ def train(model, source, generator):
 
     Fills ``model.history_`` (one record per finished epoch) and ``model.n_iter_``. On a
     non-finite epoch loss the weights of the last finite epoch are restored and a
-    ``FloatingPointError`` names the phase and epoch; on ``KeyboardInterrupt`` the weights of
+    ``FloatingPointError`` names the phase and epoch (before any epoch finished, the fit is
+    dropped instead); on ``KeyboardInterrupt`` the weights of
     the last finished epoch are kept (with a warning) and the interruption propagates.
     ``model._on_fit_end()`` runs however training stops.
 
@@ -100,18 +100,21 @@ def train(model, source, generator):
                 bad = {k: v for k, v in record.items()
                        if isinstance(v, float) and not np.isfinite(v)}
                 if bad:
-                    if snapshot is not None:
+                    if snapshot is None:
+                        model._forget_fit()
+                        kept = "No epoch had finished, so nothing was kept (not fitted)."
+                    else:
                         model.modules_.load_state_dict(snapshot)
+                        kept = "The model of the last finite epoch was kept."
                     raise FloatingPointError(
                         f"{type(model).__name__}: the loss {bad} became non-finite in phase "
-                        f"{phase!r} at epoch {epoch}. The model of the last finite epoch "
-                        "was kept. Lower the learning rate or check the data for extreme "
-                        "values."
+                        f"{phase!r} at epoch {epoch}. {kept} Lower the learning rate or "
+                        "check the data for extreme values."
                     )
                 record["seconds"] = time.perf_counter() - start
                 model.history_.append(record)
                 model.n_iter_ += 1
-                snapshot = copy.deepcopy(model.modules_.state_dict())
+                snapshot = _cpu_snapshot(model.modules_)
                 _report(bar, record, model.verbose)
     except KeyboardInterrupt:
         if snapshot is None:
@@ -131,6 +134,12 @@ def train(model, source, generator):
             bar.close()
         # after the last epoch, an interruption or a non-finite loss alike
         model._on_fit_end()
+
+
+def _cpu_snapshot(modules):
+    """A copy of ``modules``' state dict on the CPU: the rollback point of the last finished
+    epoch costs host memory, not a second copy of the model on the accelerator."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in modules.state_dict().items()}
 
 
 def _progress_bar(total, verbose, name):

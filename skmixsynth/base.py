@@ -10,6 +10,7 @@ import numbers
 from abc import ABCMeta, abstractmethod
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
@@ -186,6 +187,7 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
                 f"n_samples={frame.shape[0]}."
             )
         self.device_ = resolve_device(self.device)
+        self.__dict__.pop("_sample_rng", None)  # a refit starts the sampling stream afresh
         rng = _fit_rng(self.random_state)
         init_seed, train_seed, self._sample_seed = rng.randint(MAX_SEED, size=3)
 
@@ -271,9 +273,18 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
                 f"X has {frame.shape[1]} features, but {type(self).__name__} is expecting "
                 f"{self.n_features_in_} features as input."
             )
-        frame = self.encoder_._check_columns(frame)
         synthetic = self.sample(frame.shape[0], random_state=0)
-        return quality_score(frame[synthetic.columns], synthetic)
+        if isinstance(X, pd.DataFrame):
+            missing = [c for c in synthetic.columns if c not in frame.columns]
+            if missing:
+                raise ValueError(
+                    f"Columns {missing} were seen at fit but are missing from X (it has "
+                    f"{list(frame.columns)})."
+                )
+            frame = frame[synthetic.columns]
+        else:  # an array: its columns in the order of the training columns
+            frame = frame.set_axis(synthetic.columns, axis=1)
+        return quality_score(frame, synthetic)
 
     # ------------------------------------------------------------ persistence
     def save(self, path):

@@ -241,3 +241,60 @@ def test_global_random_states_are_left_alone(real, make, random_state, tmp_path)
     after = np.random.get_state()  # noqa: NPY002
     assert after[0] == numpy_state[0] and np.array_equal(after[1], numpy_state[1])
     assert after[2:] == numpy_state[2:]
+
+
+# ------------------------------------------------------------ weight rollback
+class _Counting(TokenSynthesizer):
+    """Adds 1 to every weight per step; the loss turns NaN at the third epoch of "main"."""
+
+    def _phases(self, n_batches):
+        return [("warm", 1), ("main", 5)]
+
+    def _train_step(self, phase, batch, generator, *, progress):
+        with torch.no_grad():
+            for p in self.modules_.parameters():
+                p.add_(1.0)
+        if progress.step % (progress.n_steps // progress.n_epochs) == 0:
+            self.epoch_starts_.append(_weights(self))
+        bad = phase == "main" and progress.epoch == 2
+        if bad:
+            with torch.no_grad():
+                for p in self.modules_.parameters():
+                    p.fill_(float("nan"))
+        return {"loss": torch.tensor(float("nan") if bad else 1.0)}
+
+    def fit(self, X, y=None):
+        self.epoch_starts_ = []
+        return super().fit(X, y)
+
+
+def test_a_non_finite_loss_restores_the_last_finite_epoch(real):
+    model = _Counting(batch_size=40, random_state=0)  # 4 batches per epoch
+    with pytest.raises(FloatingPointError, match=r"phase 'main' at epoch 2\. The model of the "
+                                                 r"last finite epoch was kept"):
+        model.fit(real)
+    assert [(h["phase"], h["epoch"]) for h in model.history_] == [
+        ("warm", 0), ("main", 0), ("main", 1)]
+    # the state at the end of main epoch 1 = the start of main epoch 2 less its first step
+    expected = {k: v - 1.0 if v.is_floating_point() else v
+                for k, v in model.epoch_starts_[-1].items()}
+    got = _weights(model)
+    assert set(got) == set(expected)
+    for key in got:  # every floating tensor is a parameter; the integer buffers never move
+        torch.testing.assert_close(got[key], expected[key], rtol=0, atol=0)
+    assert all(torch.isfinite(p).all() for p in model.modules_.parameters())
+    assert model.sample(5, random_state=0).shape == (5, real.shape[1])
+
+
+def test_a_non_finite_loss_in_the_first_epoch_leaves_nothing_fitted(real):
+    class EarlyNaN(_Counting):
+        def _phases(self, n_batches):
+            return [("main", 3)]
+
+        def _train_step(self, phase, batch, generator, *, progress):
+            return {"loss": torch.tensor(float("nan"))}
+
+    model = EarlyNaN(random_state=0)
+    with pytest.raises(FloatingPointError, match="No epoch had finished"):
+        model.fit(real)
+    assert not hasattr(model, "modules_") and not hasattr(model, "encoder_")
