@@ -481,6 +481,44 @@ class NumericalColumn(BaseEstimator):
         width = 0 if self.discrete_labels is None else 1
         return encoded[:, None], state[:, None][:, :width]
 
+    def encode_partial(self, series):
+        """Like :meth:`encode` for conditions: NaN where the scale is not used (missing values,
+        point masses), and a ``ValueError`` naming the column and the value for a value the
+        column cannot reproduce exactly (outside the training range, not a whole number of an
+        integer column's unit, missing in a column that had none)."""
+        check_is_fitted(self, "state_")
+        st = self.state_
+        values = self._values(series)
+        missing = np.isnan(values)
+        if missing.any() and not st.has_missing:
+            raise ValueError(
+                f"Column {self.name_!r} had no missing values at fit, so a missing value cannot "
+                "be a condition."
+            )
+        if np.isinf(values).any():
+            raise ValueError(f"Column {self.name_!r} cannot be conditioned on an infinite value.")
+        state = self._state_codes(values, missing)
+        on_scale = state == 0
+        v = values[on_scale]
+        bad = (v < st.minimum) | (v > st.maximum)
+        if st.integer:
+            bad |= v != np.round(v)
+        if bad.any():
+            example = _py(series.to_numpy()[np.flatnonzero(on_scale)[np.argmax(bad)]])
+            whole = ", in whole units" if st.integer else ""
+            raise ValueError(
+                f"Column {self.name_!r} cannot be conditioned on {example!r}: a condition must "
+                f"lie within the training range {self._range_text()}{whole}."
+            )
+        encoded = np.full(values.shape[0], np.nan)
+        encoded[on_scale] = self.scale(v)
+        width = 0 if self.discrete_labels is None else 1
+        return encoded[:, None], state[:, None][:, :width]
+
+    def _range_text(self):
+        st = self.state_
+        return f"[{st.minimum!r}, {st.maximum!r}]"
+
     def scale(self, values):
         """Map values on the column's scale to [0, 1] (see :meth:`encode`)."""
         st = self.state_
@@ -672,6 +710,12 @@ class DatetimeColumn(NumericalColumn):
         if isinstance(dtype, pd.DatetimeTZDtype):
             result = result.dt.tz_localize("UTC").dt.tz_convert(dtype.tz)
         return result.astype(dtype)
+
+    def _range_text(self):
+        st = self.state_
+        step = _UNIT_NS[st.unit]
+        lo, hi = (pd.Timestamp(int(v) * step + st.origin) for v in (st.minimum, st.maximum))
+        return f"[{lo}, {hi}] (UTC; unit {st.unit!r})"
 
     def to_dict(self):
         out = super().to_dict()
@@ -866,7 +910,35 @@ class CategoricalColumn(BaseEstimator):
         codes[~isna] = idx
         return np.empty((n, 0)), codes[:, None]
 
-    def _level_codes(self, values):
+    def encode_partial(self, series):
+        """Like :meth:`encode` for conditions: a missing value in a column that had none, or a
+        value that is not a level, is a ``ValueError`` naming the column and the value."""
+        check_is_fitted(self, "state_")
+        st = self.state_
+        isna = series.isna().to_numpy()
+        if isna.any() and not st.has_missing:
+            raise ValueError(
+                f"Column {self.name_!r} had no missing values at fit, so a missing value cannot "
+                "be a condition."
+            )
+        codes = np.full(len(series), self._missing_code, dtype=np.int64)
+        values = series[~isna].astype(object).to_numpy()
+        idx = self._level_codes(values, strict=True)
+        if (idx < 0).any():
+            raise ValueError(
+                f"Column {self.name_!r} has no level {_py(values[np.argmax(idx < 0)])!r} to "
+                "condition "
+                f"on; its levels are {self._levels_text()}."
+            )
+        codes[~isna] = idx
+        return np.empty((len(series), 0)), codes[:, None]
+
+    def _levels_text(self, limit=20):
+        levels = [*self.state_.levels, *self.state_.grouped]
+        more = f" and {len(levels) - limit} more" if len(levels) > limit else ""
+        return f"{levels[:limit]}{more}"
+
+    def _level_codes(self, values, strict=False):
         """Code of each (non-missing) value; -1 where it is not a level."""
         st = self.state_
         idx = _lookup(st.levels, values)

@@ -417,6 +417,78 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         numerical, codes = self._encode(self._check_columns(X))
         return numerical.astype(self.dtype), codes
 
+    def encode_partial(self, X):
+        """Encode the given columns of some rows, for conditions: the others stay free.
+
+        Parameters
+        ----------
+        X : DataFrame or dict
+            Any subset of the fitted columns: a DataFrame of per-row values, or a dict of
+            scalars (one row) or of equal-length sequences.
+
+        Returns
+        -------
+        numerical : ndarray of shape (n, layout_.n_numerical), float64
+            The scaled value of each given numerical column; NaN where the slot is not fixed
+            (a column not given, or whose value is missing or a point mass, so that the scale
+            is not used).
+        codes : ndarray of shape (n, len(layout_.discrete_spans)), int64
+            The level of each given column's discrete span (a numerical column's state span
+            is fixed too: ``present``, ``missing`` or its point mass); -1 where not fixed. A
+            level grouped by ``max_categories`` gets the shared ``infrequent`` code.
+
+        Raises
+        ------
+        ValueError
+            Naming the column and the value, whatever ``handle_unknown`` says: a column not
+            seen at fit, a category not seen at fit (or not kept by ``min_count``), a missing
+            value in a column that had none, a number that is not one, outside the training
+            range or not a whole number of an integer (or datetime) column's unit, or a column
+            that contributes nothing to the layout (an identifier column).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from skmixsynth import MixedTypeEncoder
+        >>> df = pd.DataFrame({"x": [1.0, 2.0, 5.0], "c": ["a", "b", "a"]})
+        >>> enc = MixedTypeEncoder(numerical_encoding="minmax").fit(df)
+        >>> numerical, codes = enc.encode_partial({"c": "b"})
+        >>> numerical.tolist(), codes.tolist()
+        ([[nan]], [[1]])
+        >>> enc.encode_partial(pd.DataFrame({"x": [2.0, 5.0]}))[0].tolist()
+        [[0.25], [1.0]]
+        """
+        check_is_fitted(self, "layout_")
+        frame = _partial_frame(X)
+        by_name = {str(name): i for i, name in enumerate(self._names)}
+        unknown = [c for c in frame.columns if str(c) not in by_name]
+        if unknown:
+            raise ValueError(
+                f"Columns {unknown} were not seen at fit; the fitted columns are "
+                f"{list(self._names)}."
+            )
+        lay = self.layout_
+        n = frame.shape[0]
+        numerical = np.full((n, lay.n_numerical), np.nan)
+        codes = np.full((n, len(lay.discrete_spans)), -1, dtype=np.int64)
+        for c in frame.columns:
+            i = by_name[str(c)]
+            name, col = self._names[i], self.column_encoders_[i]
+            if not hasattr(col, "encode_partial") or (
+                col.n_numerical == 0 and col.discrete_labels is None
+            ):
+                raise ValueError(
+                    f"Column {name!r} cannot be a condition: it is encoded as "
+                    f"{type(col).__name__}, which contributes nothing to the model (its values "
+                    "are not learnt)."
+                )
+            num, code = col.encode_partial(frame[c])
+            if num.shape[1]:
+                numerical[:, lay.numerical_position(name)] = num[:, 0]
+            if code.shape[1]:
+                codes[:, lay.discrete_position(name)] = code[:, 0]
+        return numerical, codes
+
     def encoded_to_columns(self, Z):
         """Split an encoded matrix into per-column views (see :meth:`transform_columns`).
 
@@ -589,6 +661,24 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         tags.transformer_tags.preserves_dtype = []
         return tags
 
+
+
+def _partial_frame(X):
+    """The rows of :meth:`MixedTypeEncoder.encode_partial` as a DataFrame."""
+    if isinstance(X, dict):
+        if all(np.ndim(v) == 0 for v in X.values()):
+            return pd.DataFrame({k: [v] for k, v in X.items()}, index=[0])
+        return pd.DataFrame(X)
+    if isinstance(X, pd.DataFrame):
+        if X.columns.has_duplicates:
+            raise ValueError(
+                f"X has duplicate column names: {X.columns[X.columns.duplicated()].tolist()}."
+            )
+        return X
+    raise TypeError(
+        f"Conditions must be a DataFrame or a dict of column -> value; got "
+        f"{type(X).__name__}."
+    )
 
 
 def _build_layout(names, encoders):

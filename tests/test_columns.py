@@ -253,3 +253,111 @@ def test_a_version_1_state_still_loads():
     future = dict(new.get_state(), version=99)
     with pytest.raises(ValueError, match="version 99"):
         MixedTypeEncoder.from_state(future)
+
+
+# ----------------------------------------------------------------------- encode_partial
+@pytest.fixture
+def conditioned():
+    df = pd.DataFrame({
+        "x": [1.0, 2.0, 5.0, np.nan, 3.0, 4.0],
+        "k": [0, 0, 0, 7, 9, 0],
+        "c": ["a", "b", "a", None, "b", "a"],
+        "g": pd.Categorical(list("uuuvwu")),
+        "d": pd.to_datetime(["2020-01-01", "2020-01-05", "2020-01-02", "2020-01-03",
+                             "2020-01-01", "2020-01-04"]),
+        "f": [True, False, True, True, False, True],
+    })
+    enc = MixedTypeEncoder(numerical_encoding="minmax", point_masses=0.5, max_categories=2)
+    return df, enc.fit(df)
+
+
+def test_encode_partial_of_a_dict_is_one_row(conditioned):
+    _, enc = conditioned
+    lay = enc.layout_
+    numerical, codes = enc.encode_partial({"c": "b", "x": 2.0})
+    assert numerical.dtype == np.float64 and codes.dtype == np.int64
+    assert numerical.shape == (1, lay.n_numerical)
+    assert codes.shape == (1, len(lay.discrete_spans))
+    expected_num = np.full((1, lay.n_numerical), np.nan)
+    expected_num[0, lay.numerical_position("x")] = 0.25
+    np.testing.assert_array_equal(numerical, expected_num)
+    expected = np.full((1, len(lay.discrete_spans)), -1)
+    expected[0, lay.discrete_position("c")] = 1
+    expected[0, lay.discrete_position("x")] = 0  # present
+    np.testing.assert_array_equal(codes, expected)
+
+
+def test_encode_partial_agrees_with_transform_columns_on_the_given_columns(conditioned):
+    df, enc = conditioned
+    lay = enc.layout_
+    given = ["x", "c", "g", "d", "f", "k"]
+    numerical, codes = enc.encode_partial(df[given])
+    full_num, full_codes = enc.transform_columns(df)
+    np.testing.assert_array_equal(codes, full_codes)  # every discrete span is fixed
+    # the scale is fixed only where it is used: not for missing values or point masses
+    on_scale = np.ones_like(numerical, dtype=bool)
+    on_scale[:, lay.numerical_position("x")] = df["x"].notna()
+    on_scale[:, lay.numerical_position("k")] = df["k"] != 0
+    np.testing.assert_array_equal(np.isnan(numerical), ~on_scale)
+    np.testing.assert_array_equal(numerical[on_scale], full_num[on_scale])
+    # a subset fixes only its own slots
+    numerical, codes = enc.encode_partial(df[["g"]])
+    assert np.isnan(numerical).all()
+    free = np.ones(len(lay.discrete_spans), dtype=bool)
+    free[lay.discrete_position("g")] = False
+    assert (codes[:, free] == -1).all()
+    assert (codes[:, ~free] >= 0).all()
+
+
+def test_encode_partial_point_masses_missing_values_and_groups(conditioned):
+    _, enc = conditioned
+    lay = enc.layout_
+    numerical, codes = enc.encode_partial(pd.DataFrame({"k": [0, 7], "x": [np.nan, 4.0]}))
+    k, x = lay.numerical_position("k"), lay.numerical_position("x")
+    assert np.isnan(numerical[0, k]) and numerical[1, k] == 0.0
+    assert np.isnan(numerical[0, x]) and numerical[1, x] == 0.75
+    kd, xd = lay.discrete_position("k"), lay.discrete_position("x")
+    assert codes[:, kd].tolist() == [1, 0]  # "=0", present
+    assert codes[:, xd].tolist() == [1, 0]  # missing, present
+    # a level grouped by max_categories gets the shared code
+    assert lay.discrete_spans[lay.discrete_position("g")].labels == ("u", "infrequent")
+    assert enc.encode_partial({"g": "w"})[1][0, lay.discrete_position("g")] == 1
+    assert enc.encode_partial({"c": None})[1][0, lay.discrete_position("c")] == 2
+    # datetimes as timestamps or strings
+    d = enc.encode_partial({"d": pd.Timestamp("2020-01-03")})[0][0, lay.numerical_position("d")]
+    assert d == 0.5
+    assert enc.encode_partial({"d": "2020-01-03"})[0][0, lay.numerical_position("d")] == 0.5
+
+
+@pytest.mark.parametrize("X, match", [
+    ({"nope": 1}, r"Columns \['nope'\] were not seen at fit"),
+    ({"c": "zz"}, r"Column 'c' has no level 'zz' to condition on; its levels are \['a', 'b'\]"),
+    ({"f": 1}, r"Column 'f' has no level 1"),
+    ({"g": None}, r"Column 'g' had no missing values at fit"),
+    ({"k": np.nan}, r"Column 'k' had no missing values at fit"),
+    ({"k": 8.5}, r"Column 'k' cannot be conditioned on 8.5: .*training range \[7.0, 9.0\], "
+                 r"in whole units"),
+    ({"x": 9.0}, r"Column 'x' cannot be conditioned on 9.0: .*training range \[1.0, 5.0\]"),
+    ({"x": "nine"}, r"Column 'x' is numerical but holds non-numeric values such as 'nine'"),
+    ({"x": np.inf}, r"Column 'x' cannot be conditioned on an infinite value"),
+    ({"d": "2020-02-01"}, r"Column 'd' cannot be conditioned on '2020-02-01'.*2020-01-05"),
+    ({"d": "2020-01-02 12:00"}, r"Column 'd' cannot be conditioned on '2020-01-02 12:00'"),
+])
+def test_encode_partial_errors_name_the_column_and_the_value(conditioned, X, match):
+    _, enc = conditioned
+    with pytest.raises(ValueError, match=match):
+        enc.encode_partial(X)
+
+
+def test_encode_partial_ignores_handle_unknown_and_checks_its_input(conditioned):
+    df, _ = conditioned
+    enc = MixedTypeEncoder(handle_unknown="ignore").fit(df)
+    with pytest.raises(ValueError, match=r"Column 'c' has no level 'zz'"):
+        enc.encode_partial({"c": "zz"})
+    with pytest.raises(TypeError, match=r"a DataFrame or a dict.*got list"):
+        enc.encode_partial([("c", "a")])
+    # a dict of sequences is several rows
+    assert enc.encode_partial({"c": ["a", "b", "a"]})[1].shape[0] == 3
+    # nothing given: nothing fixed
+    numerical, codes = enc.encode_partial(pd.DataFrame(index=range(2)))
+    assert np.isnan(numerical).all() and (codes == -1).all() and codes.shape[0] == 2
