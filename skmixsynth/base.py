@@ -17,6 +17,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._compat import Interval, StrOptions
+from ._conditions import sample_conditional
 from ._persistence import load_model, save_model
 from ._sampling import MAX_SEED, check_n_samples, generate_frame, sampling_rng
 from ._training import train
@@ -52,7 +53,9 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
       fitted attributes derived from the parameters, set by ``fit`` and ``load`` alike),
       ``_batch_source(encoder, frame)`` (what the epochs iterate over), ``_sampler()`` (the
       function ``(n, generator) -> (numerical, codes)`` one ``sample`` call uses for all its
-      blocks and threads) and ``_on_fit_end()``.
+      blocks and threads), ``_generate_conditional(numerical, codes, generator)`` (a native
+      conditional path; without it ``sample(conditions=...)`` samples by rejection) and
+      ``_on_fit_end()``.
 
     Learned state lives in ``modules_`` (a :class:`torch.nn.ModuleDict`: parameters and
     buffers) and ``encoder_`` (JSON state), so :meth:`save` writes state dicts and JSON only and
@@ -83,6 +86,15 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
     _sample_batch_size = 4096
     #: rows per independently seeded chunk of ``sample`` (the unit of its threads)
     _sample_chunk_size = 32768
+    #: conditional sampling by rejection: a candidate's fixed numerical values may be this far
+    #: from the given ones on the encoder's (0, 1) scale
+    _condition_tolerance = 0.01
+    #: ... and each distinct condition may draw this many candidates per requested row,
+    _condition_draws_per_row = 1000
+    #: ... but at least this many,
+    _condition_min_draws = 10_000
+    #: ... at most this many in one round (memory)
+    _condition_round_size = 1_000_000
 
     _parameter_constraints: dict = {
         "epochs": [Interval(numbers.Integral, 0, None, closed="left")],
@@ -159,6 +171,20 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
         say) here once per call instead of once per block. Default: ``self._generate``."""
         return self._generate
 
+    def _generate_conditional(self, numerical, codes, generator):
+        """Rows that honour fixed values, or ``None`` when the model has no native path.
+
+        ``numerical`` is a float tensor ``(n, layout.n_numerical)`` on ``device_`` holding the
+        fixed values on the encoder's (0, 1) scale and NaN where free; ``codes`` an int64
+        tensor ``(n, n_discrete)`` holding the fixed levels and -1 where free (row ``i`` is
+        the condition of generated row ``i``). Return ``(numerical, codes)`` as
+        :meth:`_generate` does, with every fixed level kept (the base checks) and the fixed
+        numerical values close (the base sets the exact given values after decoding). Runs
+        under ``inference_mode`` and ``eval()``. Default: ``None``, and ``sample`` falls back
+        to rejection.
+        """
+        return None
+
     def _on_fit_end(self):
         """Called when training stops, however it stops (``modules_`` may be gone after an
         interruption before the first epoch ended), and after ``load``. Default: nothing."""
@@ -226,26 +252,71 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
             delattr(self, attr)
 
     # -------------------------------------------------------------- sampling
-    def sample(self, n_samples, *, random_state=None):
-        """Generate a synthetic table.
+    def sample(self, n_samples=None, *, conditions=None, random_state=None):
+        """Generate a synthetic table, optionally with some columns fixed.
 
         Parameters
         ----------
-        n_samples : int
-            Number of rows.
+        n_samples : int or None, default=None
+            Number of rows. Needed unless ``conditions`` is a DataFrame, whose row count it
+            must then equal if given.
+        conditions : dict or DataFrame, default=None
+            Values the returned rows must hold. A dict ``{column: value}`` fixes the same
+            values in all ``n_samples`` rows; a DataFrame of any subset of the training
+            columns gives one row of conditions per returned row (row ``i`` of the result
+            honours row ``i`` of ``conditions``; a missing value in it asks for a missing
+            value). The conditioned columns of the result hold exactly the given values and
+            the other columns are drawn from the model given them (see Notes). A column not
+            seen at fit, a category not seen at fit or not kept by rare-value protection, a
+            number outside the training range or an identifier column is a ``ValueError``
+            naming the column and the value.
         random_state : int, RandomState instance or None, default=None
             Seed of this call: the same value gives the same rows. With ``None`` each call
             draws a new seed from a stream seeded at fit by the estimator's ``random_state``,
-            so successive calls differ but a script re-run gives the same sequence.
+            so successive calls differ but a script re-run gives the same sequence (a refit
+            restarts the stream).
 
         Returns
         -------
         frame : DataFrame of shape (n_samples, n_features_in_)
             The training columns, in order, with their dtypes and categories.
+
+        Raises
+        ------
+        ValueError
+            Besides bad conditions: when the model cannot produce rows meeting a condition
+            within the budget below; the message names the condition and the acceptance rate
+            reached. Fewer rows than asked are never returned.
+
+        Notes
+        -----
+        A model with a native conditional path (``_generate_conditional``) generates the
+        other columns given the fixed ones. Every other model samples by rejection in the
+        encoder's space: candidate rows are accepted when their levels equal the fixed
+        levels and each fixed numerical value is within ``_condition_tolerance`` (0.01) of
+        the given value on the encoder's (0, 1) scale (a percentile either side with the
+        quantile encoding); rows with the same condition share their candidates, and each
+        distinct condition may draw at most ``_condition_draws_per_row`` (1,000) candidates
+        per requested row and at least ``_condition_min_draws`` (10,000). The result is
+        deterministic for a ``random_state``.
+
+        Examples
+        --------
+        >>> from skmixsynth import IndependentSynthesizer
+        >>> from skmixsynth.datasets import make_mixed
+        >>> model = IndependentSynthesizer(random_state=0).fit(make_mixed(300, random_state=0))
+        >>> fake = model.sample(50, conditions={"region": "north"}, random_state=0)
+        >>> fake.shape, set(fake["region"])
+        ((50, 8), {'north'})
         """
         check_is_fitted(self, "modules_")
-        n_samples = check_n_samples(n_samples)
-        return generate_frame(self, n_samples, sampling_rng(self, random_state))
+        if conditions is None or (isinstance(conditions, dict) and not conditions):
+            if n_samples is None:
+                raise ValueError("n_samples is needed (it may only be left out with a "
+                                 "DataFrame of conditions).")
+            n_samples = check_n_samples(n_samples)
+            return generate_frame(self, n_samples, sampling_rng(self, random_state))
+        return sample_conditional(self, n_samples, conditions, sampling_rng(self, random_state))
 
     def score(self, X, y=None):
         """Overall quality of ``len(X)`` sampled rows against ``X`` (greater is better).
