@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 import torch
+from sklearn.utils import check_random_state
 
 from .nn._core import seeded_generator
 
@@ -38,8 +39,6 @@ def sampling_rng(model, random_state):
     ``random_state=None`` continues the model's stream (seeded at fit), so successive calls
     differ while a script re-run gives the same sequence; anything else is that call's seed.
     """
-    from sklearn.utils import check_random_state
-
     if random_state is None:
         if "_sample_rng" not in model.__dict__:
             model._sample_rng = np.random.RandomState(model._sample_seed)
