@@ -1,5 +1,6 @@
 """skmixsynth: scikit-learn-compatible synthesizers for mixed-type tabular data."""
 
+from ._columns import CategoricalColumn, DatetimeColumn, NumericalColumn
 from ._layout import Layout, Span
 from .base import BaseSynthesizer, load
 from .encoding import MixedTypeEncoder
@@ -10,10 +11,13 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "BaseSynthesizer",
+    "CategoricalColumn",
+    "DatetimeColumn",
     "IndependentSynthesizer",
     "Layout",
     "MixGANSynthesizer",
     "MixedTypeEncoder",
+    "NumericalColumn",
     "Span",
     "__version__",
     "load",

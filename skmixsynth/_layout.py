@@ -12,6 +12,7 @@ The layout is plain data (frozen dataclasses of ints and strings) so it travels 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -144,6 +145,54 @@ class Layout:
     def cardinalities(self):
         """Width of each discrete span (the number of levels, for a tokenizer's embeddings)."""
         return tuple(s.dim for s in self.discrete_spans)
+
+    @functools.cached_property
+    def _column_map(self):
+        spans, discrete, numerical = {}, {}, {}
+        for s in self.spans:
+            spans.setdefault(s.column, []).append(s)
+        for j, s in enumerate(self.discrete_spans):
+            discrete.setdefault(s.column, j)
+        for j, s in enumerate(self.numerical_spans):
+            numerical.setdefault(s.column, j)
+        return {c: tuple(v) for c, v in spans.items()}, discrete, numerical
+
+    def column_spans(self, column):
+        """The spans of a source column, in layout order (empty if it has none).
+
+        A numerical column owns its numerical span and, when it had missing values or point
+        masses, a state span; a categorical column owns one categorical span.
+
+        Parameters
+        ----------
+        column : object
+            The column's name (compared as a string, like :attr:`Span.column`).
+
+        Returns
+        -------
+        spans : tuple of Span
+
+        Examples
+        --------
+        >>> from skmixsynth import Layout, Span
+        >>> lay = Layout((Span("x", "numerical", 0, 1, "sigmoid"),
+        ...               Span("c", "categorical", 1, 3, "softmax"),
+        ...               Span("x", "missing", 3, 5, "softmax")))
+        >>> [s.kind for s in lay.column_spans("x")]
+        ['numerical', 'missing']
+        >>> lay.discrete_position("x"), lay.numerical_position("x"), lay.numerical_position("c")
+        (1, 0, None)
+        """
+        return self._column_map[0].get(str(column), ())
+
+    def discrete_position(self, column):
+        """Index of the column's discrete span among :attr:`discrete_spans` (the column of
+        its level code in ``codes``), or None."""
+        return self._column_map[1].get(str(column))
+
+    def numerical_position(self, column):
+        """Index of the column's scalar in the numerical block, or None."""
+        return self._column_map[2].get(str(column))
 
     def discrete_index(self):
         """Index arrays that gather the discrete block into a padded 3-D tensor.

@@ -12,7 +12,15 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-__all__ = ["check_frame", "has_feature_names", "infer_column_kinds"]
+__all__ = [
+    "check_forced_columns",
+    "check_frame",
+    "column_kind",
+    "datetime_ns",
+    "has_feature_names",
+    "infer_column_kinds",
+    "numeric_values",
+]
 
 NUMERICAL = "numerical"
 CATEGORICAL = "categorical"
@@ -133,13 +141,104 @@ def has_feature_names(X):
     )
 
 
+def check_forced_columns(X, *, categorical_columns=None, numerical_columns=None):
+    """Check the ``categorical_columns`` / ``numerical_columns`` overrides against ``X``.
+
+    Returns
+    -------
+    forced : dict
+        ``{column: "categorical" | "numerical"}`` for the listed columns.
+
+    Raises
+    ------
+    ValueError
+        If a column is in both lists or not in ``X``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skmixsynth._validation import check_forced_columns
+    >>> check_forced_columns(pd.DataFrame({"a": [1]}), categorical_columns=["a"])
+    {'a': 'categorical'}
+    """
+    cat = list(categorical_columns) if categorical_columns is not None else []
+    num = list(numerical_columns) if numerical_columns is not None else []
+    both = sorted(set(map(str, cat)) & set(map(str, num)))
+    if both:
+        raise ValueError(f"Columns {both} are listed as both categorical and numerical.")
+    missing = [c for c in cat + num if c not in X.columns]
+    if missing:
+        raise ValueError(
+            f"Columns {missing} were given in categorical_columns/numerical_columns but are not "
+            f"in the data; its columns are {list(X.columns)}."
+        )
+    forced = dict.fromkeys(cat, CATEGORICAL)
+    forced.update(dict.fromkeys(num, NUMERICAL))
+    return forced
+
+
+def column_kind(series, *, name, forced=None):
+    """The kind of one column: ``"numerical"``, ``"categorical"`` or ``"datetime"``.
+
+    The one place where skmixsynth decides a column's kind. Rules: bool, object, string and
+    category dtypes are categorical; integer and float dtypes are numerical; datetime dtypes
+    (with or without a time zone) are ``"datetime"``, modelled as numerical on a time scale.
+    ``forced`` overrides the dtype rule (a column forced numerical must hold numbers).
+
+    Parameters
+    ----------
+    series : Series
+    name : object
+        The column's name, for error messages.
+    forced : {"categorical", "numerical"} or None, default=None
+
+    Raises
+    ------
+    TypeError
+        For complex and timedelta columns.
+    ValueError
+        For a column forced numerical whose values are not numbers.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skmixsynth._validation import column_kind
+    >>> column_kind(pd.Series([True, False]), name="b")
+    'categorical'
+    >>> column_kind(pd.Series(["1", "2.5"]), name="s", forced="numerical")
+    'numerical'
+    """
+    dtype = series.dtype
+    if forced == CATEGORICAL:
+        return CATEGORICAL
+    if forced == NUMERICAL:
+        if pd.api.types.is_bool_dtype(dtype) or not (
+            pd.api.types.is_numeric_dtype(dtype) or _is_datetime(dtype)
+        ):
+            numeric_values(series, column=name, what="is listed in numerical_columns")
+            return NUMERICAL
+        return DATETIME if _is_datetime(dtype) else NUMERICAL
+    if _is_datetime(dtype):
+        return DATETIME
+    if pd.api.types.is_bool_dtype(dtype):
+        return CATEGORICAL
+    if pd.api.types.is_numeric_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype):
+        if pd.api.types.is_complex_dtype(dtype):
+            raise TypeError(f"Column {name!r} has complex dtype {dtype}, which is not supported.")
+        return NUMERICAL
+    if pd.api.types.is_timedelta64_dtype(dtype):
+        raise TypeError(
+            f"Column {name!r} has timedelta dtype {dtype}; convert it to a number "
+            "(for instance seconds) first."
+        )
+    return CATEGORICAL
+
+
 def infer_column_kinds(X, *, categorical_columns=None, numerical_columns=None):
     """Decide, for each column, whether it is numerical, categorical or a datetime.
 
-    Rules (the same everywhere in skmixsynth): bool, object, string and category dtypes are
-    categorical; integer and float dtypes are numerical; datetime dtypes (with or without a
-    time zone) are ``"datetime"``, modelled as numerical on a time scale. Explicit lists
-    override the dtype rule.
+    Applies :func:`column_kind` to every column, after checking the overrides (see
+    :func:`check_forced_columns`).
 
     Parameters
     ----------
@@ -163,61 +262,111 @@ def infer_column_kinds(X, *, categorical_columns=None, numerical_columns=None):
     >>> infer_column_kinds(df, categorical_columns=["a"])["a"]
     'categorical'
     """
-    cat = list(categorical_columns) if categorical_columns is not None else []
-    num = list(numerical_columns) if numerical_columns is not None else []
-    both = sorted(set(map(str, cat)) & set(map(str, num)))
-    if both:
-        raise ValueError(f"Columns {both} are listed as both categorical and numerical.")
-    missing = [c for c in cat + num if c not in X.columns]
-    if missing:
-        raise ValueError(
-            f"Columns {missing} were given in categorical_columns/numerical_columns but are not "
-            f"in the data; its columns are {list(X.columns)}."
-        )
-    kinds = {}
-    for col in X.columns:
-        dtype = X[col].dtype
-        if col in cat:
-            kinds[col] = CATEGORICAL
-        elif col in num:
-            if not (pd.api.types.is_numeric_dtype(dtype) or _is_datetime(dtype)) or (
-                pd.api.types.is_bool_dtype(dtype)
-            ):
-                kinds[col] = _numerical_from_values(X[col], col)
-            else:
-                kinds[col] = DATETIME if _is_datetime(dtype) else NUMERICAL
-        elif _is_datetime(dtype):
-            kinds[col] = DATETIME
-        elif pd.api.types.is_bool_dtype(dtype):
-            kinds[col] = CATEGORICAL
-        elif pd.api.types.is_numeric_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype):
-            if pd.api.types.is_complex_dtype(dtype):
-                raise TypeError(
-                    f"Column {col!r} has complex dtype {dtype}, which is not supported."
-                )
-            kinds[col] = NUMERICAL
-        elif pd.api.types.is_timedelta64_dtype(dtype):
-            raise TypeError(
-                f"Column {col!r} has timedelta dtype {dtype}; convert it to a number "
-                "(for instance seconds) first."
-            )
-        else:
-            kinds[col] = CATEGORICAL
-    return kinds
+    forced = check_forced_columns(
+        X, categorical_columns=categorical_columns, numerical_columns=numerical_columns
+    )
+    return {col: column_kind(X[col], name=col, forced=forced.get(col)) for col in X.columns}
 
 
 def _is_datetime(dtype):
     return isinstance(dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(dtype)
 
 
-def _numerical_from_values(series, col):
-    """A column forced numerical whose dtype is not numeric: its values must parse as numbers."""
-    converted = pd.to_numeric(series, errors="coerce")
-    bad = series.notna() & converted.isna()
+def datetime_ns(series, *, column=None, errors="raise"):
+    """Nanoseconds since the epoch of a datetime column (time-zone aware ones in UTC).
+
+    Parameters
+    ----------
+    series : Series
+        Datetimes, or values :func:`pandas.to_datetime` parses.
+    column : object, default=None
+        The column's name, for error messages (defaults to ``series.name``).
+    errors : {"raise", "coerce"}, default="raise"
+        What happens to values that are not datetimes: a ``ValueError`` naming the column, or
+        a missing value.
+
+    Returns
+    -------
+    ns : ndarray of int64
+        Exact nanoseconds (meaningless where ``mask``).
+    mask : ndarray of bool
+        Missing values.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skmixsynth._validation import datetime_ns
+    >>> ns, mask = datetime_ns(pd.Series(["1970-01-01 00:00:01", None]))
+    >>> int(ns[0]), mask.tolist()
+    (1000000000, [False, True])
+    """
+    name = series.name if column is None else column
+    s = series
+    if not _is_datetime(s.dtype):
+        if errors == "coerce":
+            s = pd.to_datetime(s, errors="coerce")
+        else:
+            try:
+                s = pd.to_datetime(s)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"Column {name!r} should hold datetimes: {exc}") from exc
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        s = s.dt.tz_convert("UTC").dt.tz_localize(None)
+    mask = s.isna().to_numpy()
+    ns = s.astype("datetime64[ns]").to_numpy().astype(np.int64)
+    return ns, mask
+
+
+def numeric_values(series, *, column=None, what="is numerical"):
+    """A column as a float64 array with NaN for missing values: the one numeric conversion.
+
+    Numbers are read as they are, bools as 0/1, datetimes as nanoseconds since the epoch
+    (time-zone aware ones in UTC; exact integers are :func:`datetime_ns`), and anything else
+    must parse as numbers (numbers written as text are fine).
+
+    Parameters
+    ----------
+    series : Series
+    column : object, default=None
+        The column's name, for error messages (defaults to ``series.name``).
+    what : str, default="is numerical"
+        Why the column should hold numbers, for the error message
+        (``"Column 'x' {what} but holds non-numeric values such as 'abc'."``).
+
+    Returns
+    -------
+    values : ndarray of float64
+
+    Raises
+    ------
+    ValueError
+        If a value is neither missing nor a number.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skmixsynth._validation import numeric_values
+    >>> numeric_values(pd.Series(["1.5", None, "3e2"])).tolist()
+    [1.5, nan, 300.0]
+    >>> numeric_values(pd.Series([True, False])).tolist()
+    [1.0, 0.0]
+    """
+    name = series.name if column is None else column
+    dtype = series.dtype
+    if _is_datetime(dtype):
+        ns, mask = datetime_ns(series, column=name)
+        values = ns.astype(np.float64)
+        values[mask] = np.nan
+        return values
+    if pd.api.types.is_bool_dtype(dtype):
+        return series.astype(np.float64).to_numpy()
+    if pd.api.types.is_numeric_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype):
+        return series.to_numpy(dtype=np.float64, na_value=np.nan)
+    converted = pd.to_numeric(series.astype(object), errors="coerce")
+    bad = series.notna().to_numpy() & converted.isna().to_numpy()
     if bad.any():
-        example = series[bad].iloc[0]
         raise ValueError(
-            f"Column {col!r} is listed in numerical_columns but holds non-numeric values "
-            f"such as {example!r}."
+            f"Column {name!r} {what} but holds non-numeric values such as "
+            f"{series[bad].iloc[0]!r}."
         )
-    return NUMERICAL
+    return converted.to_numpy(dtype=np.float64, na_value=np.nan)

@@ -1,86 +1,61 @@
-"""BaseSynthesizer: the fit / sample / save template every synthesizer follows."""
+"""BaseSynthesizer: the fit / sample / save template every synthesizer follows.
+
+This module holds the template and its hooks; the work is done next door: the epoch loop in
+``_training.py``, sampling in ``_sampling.py``, ``save`` / ``load`` in ``_persistence.py``.
+"""
 
 from __future__ import annotations
 
-import copy
-import json
-import logging
 import numbers
-import time
-import warnings
 from abc import ABCMeta, abstractmethod
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from ._compat import Interval, StrOptions
+from ._conditions import sample_conditional
+from ._persistence import load_model, save_model
+from ._sampling import MAX_SEED, check_n_samples, generate_frame, sampling_rng
+from ._training import train
 from ._validation import check_frame
 from .encoding import MixedTypeEncoder
-from .nn._core import TensorBatches, init_parameters_, resolve_device, seeded_generator
+from .nn._core import TensorBatches, resolve_device, seeded_build, seeded_generator
 
 __all__ = ["BaseSynthesizer", "load"]
-
-logger = logging.getLogger("skmixsynth")
-
-_FORMAT = "skmixsynth"
-_FORMAT_VERSION = 1
-_MAX_SEED = 2**31 - 1
-
-
-def _sampling_threads(device):
-    """Threads for ``sample``: torch's intra-op thread count on a CPU, one on an accelerator."""
-    return torch.get_num_threads() if torch.device(device).type == "cpu" else 1
-
-
-def _map_in_threads(function, argument_tuples, workers):
-    """``[function(*args) for args in argument_tuples]`` on ``workers`` threads.
-
-    Each thread runs its torch ops on one intra-op thread: small sampling networks scale
-    better as independent chunks per core than as one stream split op by op (on 2 cores,
-    adult: 566k vs 284k rows/s), and the random number generation and the decoding, which
-    are serial within a stream, run side by side. torch's thread setting is per thread once
-    set; the caller's own setting is restored when the work is done.
-    """
-    before = torch.get_num_threads()
-
-    def run(args):
-        torch.set_num_threads(1)
-        return function(*args)
-
-    try:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(run, argument_tuples))
-    finally:
-        torch.set_num_threads(before)
 
 
 class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
     """Template of every skmixsynth synthesizer.
 
-    ``fit`` validates the table, fits a :class:`~skmixsynth.MixedTypeEncoder`, builds the torch
-    modules on ``device_``, and runs the training phases epoch by epoch over batches drawn from
-    a batch source; ``sample`` generates encoded rows in batches under ``eval()`` and
-    ``inference_mode()`` and decodes them with the encoder. Subclasses fill small hooks:
+    ``fit`` validates the table, fits the encoder, builds the torch modules on ``device_``,
+    and runs the training phases epoch by epoch over batches drawn from a batch source;
+    ``sample`` generates per-column views in batches under ``eval()`` and ``inference_mode()``
+    and decodes them with the encoder. Subclasses fill small hooks (``DEVELOPERS.md`` has the
+    table and the rules):
 
-    - ``_build_modules(layout, n_rows)`` -> dict of ``torch.nn.Module`` (built on the CPU; the
-      base initialises them from the fit's generator and moves them to ``device_``);
-    - ``_phases(n_batches)`` -> list of ``(phase_name, n_epochs)``, knowing the number of
-      batches per epoch;
+    - ``_build_modules(layout)`` -> dict of ``torch.nn.Module``, built on the CPU from the
+      parameters and the resolved attributes only (it sets nothing); the base builds them
+      under a seeded random state and moves them to ``device_``;
+    - ``_phases(n_batches)`` -> list of ``(phase_name, n_epochs)``;
     - ``_start_phase(phase)``: create that phase's optimizers;
-    - ``_train_step(phase, batch, generator)`` -> dict of scalar loss tensors;
+    - ``_train_step(phase, batch, generator, *, progress)`` -> dict of scalar loss tensors;
+      ``progress`` (:class:`~skmixsynth._training.Progress`) holds the epoch and step numbers;
     - ``_generate(n, generator)`` -> ``(numerical, codes)``, the per-column views of ``n``
       generated rows: a float tensor ``(n, layout.n_numerical)`` in the encoder's (0, 1)
       scale and an int64 tensor ``(n, n_discrete)`` of level indices, one per discrete span
       (see :meth:`~skmixsynth.MixedTypeEncoder.inverse_transform_columns`). Models give
       levels, not one-hot blocks: no one-hot matrix is built and read back when sampling;
-    - optionally ``_sampler()`` -> the function ``(n, generator) -> (numerical, codes)`` one
-      ``sample`` call uses for all its blocks and threads (a model folds its inference network
-      there once per call); the default is ``_generate``.
+    - optionally ``_make_encoder()`` (the unfitted encoder), ``_resolve_params(layout)`` (the
+      fitted attributes derived from the parameters, set by ``fit`` and ``load`` alike),
+      ``_batch_source(encoder, frame)`` (what the epochs iterate over), ``_sampler()`` (the
+      function ``(n, generator) -> (numerical, codes)`` one ``sample`` call uses for all its
+      blocks and threads), ``_generate_conditional(numerical, codes, generator)`` (a native
+      conditional path; without it ``sample(conditions=...)`` samples by rejection) and
+      ``_on_fit_end()``.
 
     Learned state lives in ``modules_`` (a :class:`torch.nn.ModuleDict`: parameters and
     buffers) and ``encoder_`` (JSON state), so :meth:`save` writes state dicts and JSON only and
@@ -111,6 +86,15 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
     _sample_batch_size = 4096
     #: rows per independently seeded chunk of ``sample`` (the unit of its threads)
     _sample_chunk_size = 32768
+    #: conditional sampling by rejection: a candidate's fixed numerical values may be this far
+    #: from the given ones on the encoder's (0, 1) scale
+    _condition_tolerance = 0.01
+    #: ... and each distinct condition may draw this many candidates per requested row,
+    _condition_draws_per_row = 1000
+    #: ... but at least this many,
+    _condition_min_draws = 10_000
+    #: ... at most this many in one round (memory)
+    _condition_round_size = 1_000_000
 
     _parameter_constraints: dict = {
         "epochs": [Interval(numbers.Integral, 0, None, closed="left")],
@@ -125,9 +109,41 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
     }
 
     # ------------------------------------------------------------------ hooks
+    def _make_encoder(self):
+        """The unfitted :class:`~skmixsynth.MixedTypeEncoder` of this model.
+
+        The base sets its ``random_state`` from the fit's seed before fitting it. Override to
+        pass model-specific encoder parameters (``super()._make_encoder().set_params(...)``).
+        """
+        return MixedTypeEncoder(
+            categorical_columns=self.categorical_columns,
+            numerical_columns=self.numerical_columns,
+            numerical_encoding=self.numerical_encoding,
+            max_categories=self.max_categories,
+            dtype=np.float32,
+        )
+
+    def _resolve_params(self, layout):
+        """The fitted attributes derived from the parameters (and the layout), as a dict.
+
+        Names end with ``_`` (``{"noise_dim_": 72}``); ``fit`` and ``load`` both set them
+        before ``_build_modules``, which may read them. Must be a pure function of the
+        parameters and ``layout``: nothing else survives ``save``/``load``. Default: ``{}``.
+        """
+        return {}
+
     @abstractmethod
-    def _build_modules(self, layout, n_rows):
-        """Return a dict of freshly built ``torch.nn.Module`` for this layout."""
+    def _build_modules(self, layout):
+        """Return a dict of freshly built ``torch.nn.Module`` for this layout (sets nothing)."""
+
+    def _batch_source(self, encoder, frame):
+        """The batch source the epochs iterate over (``iter_epoch``, ``n_rows``, ``n_batches``).
+
+        Default: :class:`~skmixsynth.nn.TensorBatches` over the one-hot encoding of
+        ``frame``. A token model returns :class:`~skmixsynth.nn.ColumnBatches` over
+        ``encoder.transform_columns(frame)``; a stream or a shard can take their place.
+        """
+        return TensorBatches(encoder.transform(frame), self.batch_size, self.device_)
 
     @abstractmethod
     def _phases(self, n_batches):
@@ -137,8 +153,13 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
         """Prepare a phase (create its optimizers). Default: nothing."""
 
     @abstractmethod
-    def _train_step(self, phase, batch, generator):
-        """Train on one batch; return a dict of detached scalar loss tensors."""
+    def _train_step(self, phase, batch, generator, *, progress):
+        """Train on one batch; return a dict of detached scalar loss tensors.
+
+        ``progress`` (:class:`~skmixsynth._training.Progress`) gives the epoch within the
+        phase, the step within the phase and their totals (for schedules: KL annealing,
+        temperature decay).
+        """
 
     @abstractmethod
     def _generate(self, n_samples, generator):
@@ -150,9 +171,23 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
         say) here once per call instead of once per block. Default: ``self._generate``."""
         return self._generate
 
+    def _generate_conditional(self, numerical, codes, generator):
+        """Rows that honour fixed values, or ``None`` when the model has no native path.
+
+        ``numerical`` is a float tensor ``(n, layout.n_numerical)`` on ``device_`` holding the
+        fixed values on the encoder's (0, 1) scale and NaN where free; ``codes`` an int64
+        tensor ``(n, n_discrete)`` holding the fixed levels and -1 where free (row ``i`` is
+        the condition of generated row ``i``). Return ``(numerical, codes)`` as
+        :meth:`_generate` does, with every fixed level kept (the base checks) and the fixed
+        numerical values close (the base sets the exact given values after decoding). Runs
+        under ``inference_mode`` and ``eval()``. Default: ``None``, and ``sample`` falls back
+        to rejection.
+        """
+        return None
+
     def _on_fit_end(self):
         """Called when training stops, however it stops (``modules_`` may be gone after an
-        interruption before the first epoch ended). Default: nothing."""
+        interruption before the first epoch ended), and after ``load``. Default: nothing."""
 
     # --------------------------------------------------------------- fitting
     def fit(self, X, y=None):
@@ -178,160 +213,110 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
                 f"n_samples={frame.shape[0]}."
             )
         self.device_ = resolve_device(self.device)
-        rng = check_random_state(self.random_state)
-        init_seed, train_seed, self._sample_seed = rng.randint(_MAX_SEED, size=3)
+        self.__dict__.pop("_sample_rng", None)  # a refit starts the sampling stream afresh
+        rng = _fit_rng(self.random_state)
+        init_seed, train_seed, self._sample_seed = rng.randint(MAX_SEED, size=3)
 
-        self.encoder_ = MixedTypeEncoder(
-            categorical_columns=self.categorical_columns,
-            numerical_columns=self.numerical_columns,
-            numerical_encoding=self.numerical_encoding,
-            max_categories=self.max_categories,
-            point_masses=getattr(self, "point_masses", None),
-            dtype=np.float32,
-            random_state=int(rng.randint(_MAX_SEED)),
-        ).fit(frame)
-        self.n_features_in_ = self.encoder_.n_features_in_
-        if hasattr(self.encoder_, "feature_names_in_"):
-            self.feature_names_in_ = self.encoder_.feature_names_in_
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
-        data = self.encoder_.transform(frame)
-
-        self.modules_ = self._make_modules(seeded_generator(init_seed, torch.device("cpu")),
-                                           n_rows=data.shape[0])
-        source = TensorBatches(data, self.batch_size, self.device_)
-        self._train(source, seeded_generator(train_seed, self.device_))
+        encoder = self._make_encoder().set_params(random_state=int(rng.randint(MAX_SEED)))
+        self._set_encoder(encoder.fit(frame))
+        self.modules_ = self._make_modules(init_seed)
+        source = self._batch_source(self.encoder_, frame)
+        train(self, source, seeded_generator(train_seed, self.device_))
         return self
 
-    def _make_modules(self, init_generator, n_rows):
-        modules = torch.nn.ModuleDict(self._build_modules(self.encoder_.layout_, n_rows))
-        init_parameters_(modules, init_generator)
+    def _set_encoder(self, encoder):
+        """Set ``encoder_``, the input attributes it carries and the resolved attributes."""
+        self.encoder_ = encoder
+        self.n_features_in_ = encoder.n_features_in_
+        if hasattr(encoder, "feature_names_in_"):
+            self.feature_names_in_ = encoder.feature_names_in_
+        else:
+            self.__dict__.pop("feature_names_in_", None)
+        for name, value in self._resolve_params(encoder.layout_).items():
+            if not name.endswith("_") or name.startswith("_"):
+                raise TypeError(f"{type(self).__name__}._resolve_params must name fitted "
+                                f"attributes ending with '_'; got {name!r}.")
+            setattr(self, name, value)
+
+    def _make_modules(self, init_seed):
+        """``_build_modules`` under torch's CPU RNG seeded by ``init_seed`` (and restored), as
+        a ModuleDict on ``device_``: every layer type is seeded, not only Linear."""
+        layout = self.encoder_.layout_
+        modules = seeded_build(lambda: torch.nn.ModuleDict(self._build_modules(layout)),
+                               init_seed)
         return modules.to(self.device_)
 
-    def _train(self, source, generator):
-        """The epoch loop: phases, progress, history, watch-dogs."""
-        self.history_ = []
-        self.n_iter_ = 0
-        phases = [(name, int(n)) for name, n in self._phases(source.n_batches) if n > 0]
-        bar = _progress_bar(sum(n for _, n in phases), self.verbose, type(self).__name__)
-        snapshot = None
-        try:
-            for phase, n_epochs in phases:
-                self._start_phase(phase)
-                self.modules_.train()
-                for epoch in range(n_epochs):
-                    start = time.perf_counter()
-                    sums, n_batches = {}, 0
-                    for batch in source.iter_epoch(generator):
-                        losses = self._train_step(phase, batch, generator)
-                        for key, value in losses.items():
-                            sums[key] = sums.get(key, 0.0) + value.detach()
-                        n_batches += 1
-                    record = {"phase": phase, "epoch": epoch}
-                    record.update({k: float(v) / n_batches for k, v in sums.items()})
-                    bad = {k: v for k, v in record.items()
-                           if isinstance(v, float) and not np.isfinite(v)}
-                    if bad:
-                        if snapshot is not None:
-                            self.modules_.load_state_dict(snapshot)
-                        raise FloatingPointError(
-                            f"{type(self).__name__}: the loss {bad} became non-finite in phase "
-                            f"{phase!r} at epoch {epoch}. The model of the last finite epoch "
-                            "was kept. Lower the learning rate or check the data for extreme "
-                            "values."
-                        )
-                    record["seconds"] = time.perf_counter() - start
-                    self.history_.append(record)
-                    self.n_iter_ += 1
-                    snapshot = copy.deepcopy(self.modules_.state_dict())
-                    _report(bar, record, self.verbose)
-        except KeyboardInterrupt:
-            if snapshot is None:
-                self._forget_fit()
-                raise
-            self.modules_.load_state_dict(snapshot)
-            last = self.history_[-1]
-            warnings.warn(
-                f"Training interrupted; keeping the model of the last finished epoch (phase "
-                f"{last['phase']!r}, epoch {last['epoch']}).",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-            raise
-        finally:
-            if bar is not None:
-                bar.close()
-            # after the last epoch, an interruption or a non-finite loss alike
-            self._on_fit_end()
-
     def _forget_fit(self):
-        for attr in ("modules_", "encoder_", "history_", "n_iter_", "device_"):
-            if hasattr(self, attr):
-                delattr(self, attr)
+        """Drop every fitted attribute (a fit interrupted before its first epoch ended)."""
+        for attr in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
+            delattr(self, attr)
 
     # -------------------------------------------------------------- sampling
-    def sample(self, n_samples, *, random_state=None):
-        """Generate a synthetic table.
+    def sample(self, n_samples=None, *, conditions=None, random_state=None):
+        """Generate a synthetic table, optionally with some columns fixed.
 
         Parameters
         ----------
-        n_samples : int
-            Number of rows.
+        n_samples : int or None, default=None
+            Number of rows. Needed unless ``conditions`` is a DataFrame, whose row count it
+            must then equal if given.
+        conditions : dict or DataFrame, default=None
+            Values the returned rows must hold. A dict ``{column: value}`` fixes the same
+            values in all ``n_samples`` rows; a DataFrame of any subset of the training
+            columns gives one row of conditions per returned row (row ``i`` of the result
+            honours row ``i`` of ``conditions``; a missing value in it asks for a missing
+            value). The conditioned columns of the result hold exactly the given values and
+            the other columns are drawn from the model given them (see Notes). A column not
+            seen at fit, a category not seen at fit or not kept by rare-value protection, a
+            number outside the training range or an identifier column is a ``ValueError``
+            naming the column and the value.
         random_state : int, RandomState instance or None, default=None
             Seed of this call: the same value gives the same rows. With ``None`` each call
             draws a new seed from a stream seeded at fit by the estimator's ``random_state``,
-            so successive calls differ but a script re-run gives the same sequence.
+            so successive calls differ but a script re-run gives the same sequence (a refit
+            restarts the stream).
 
         Returns
         -------
         frame : DataFrame of shape (n_samples, n_features_in_)
             The training columns, in order, with their dtypes and categories.
+
+        Raises
+        ------
+        ValueError
+            Besides bad conditions: when the model cannot produce rows meeting a condition
+            within the budget below; the message names the condition and the acceptance rate
+            reached. Fewer rows than asked are never returned.
+
+        Notes
+        -----
+        A model with a native conditional path (``_generate_conditional``) generates the
+        other columns given the fixed ones. Every other model samples by rejection in the
+        encoder's space: candidate rows are accepted when their levels equal the fixed
+        levels and each fixed numerical value is within ``_condition_tolerance`` (0.01) of
+        the given value on the encoder's (0, 1) scale (a percentile either side with the
+        quantile encoding); rows with the same condition share their candidates, and each
+        distinct condition may draw at most ``_condition_draws_per_row`` (1,000) candidates
+        per requested row and at least ``_condition_min_draws`` (10,000). The result is
+        deterministic for a ``random_state``.
+
+        Examples
+        --------
+        >>> from skmixsynth import IndependentSynthesizer
+        >>> from skmixsynth.datasets import make_mixed
+        >>> model = IndependentSynthesizer(random_state=0).fit(make_mixed(300, random_state=0))
+        >>> fake = model.sample(50, conditions={"region": "north"}, random_state=0)
+        >>> fake.shape, set(fake["region"])
+        ((50, 8), {'north'})
         """
         check_is_fitted(self, "modules_")
-        if not isinstance(n_samples, numbers.Integral) or isinstance(n_samples, bool) or (
-            n_samples < 0
-        ):
-            raise ValueError(f"n_samples must be a non-negative integer; got {n_samples!r}.")
-        if random_state is None:
-            if not hasattr(self, "_sample_rng"):
-                self._sample_rng = np.random.RandomState(self._sample_seed)
-            rng = self._sample_rng
-        else:
-            rng = check_random_state(random_state)
-        n_samples = int(n_samples)
-        # Fixed-size chunks, each with its own seeds: the rows depend on n_samples and the
-        # seed only, not on how many threads generate them.
-        # An empty sample is one empty chunk, so that it still has the columns and dtypes.
-        starts = list(range(0, n_samples, self._sample_chunk_size)) or [0]
-        seeds = rng.randint(_MAX_SEED, size=(len(starts), 2))
-        chunks = [(start, min(start + self._sample_chunk_size, n_samples), *seeds[i])
-                  for i, start in enumerate(starts)]
-        self.modules_.eval()
-        sampler = self._sampler()
-        chunks = [(sampler, *chunk) for chunk in chunks]
-        workers = min(len(chunks), _sampling_threads(self.device_))
-        if workers <= 1:
-            parts = [self._sample_chunk(*chunk) for chunk in chunks]
-        else:
-            parts = _map_in_threads(self._sample_chunk, chunks, workers)
-        if len(parts) == 1:
-            return parts[0]
-        return pd.concat(parts, ignore_index=True)
-
-    def _sample_chunk(self, sampler, start, stop, torch_seed, decode_seed):
-        """Rows ``start:stop`` of a sample: generated in blocks, then decoded."""
-        generator = seeded_generator(int(torch_seed), self.device_)
-        layout = self.encoder_.layout_
-        numerical = np.empty((stop - start, layout.n_numerical), dtype=np.float32)
-        codes = np.empty((stop - start, len(layout.discrete_spans)), dtype=np.int64)
-        with torch.inference_mode():
-            for lo in range(0, stop - start, self._sample_batch_size):
-                hi = min(lo + self._sample_batch_size, stop - start)
-                num, code = sampler(hi - lo, generator)
-                numerical[lo:hi] = num.to("cpu", torch.float32).numpy()
-                codes[lo:hi] = code.to("cpu").numpy()
-        return self.encoder_.inverse_transform_columns(numerical, codes,
-                                                       random_state=int(decode_seed))
+        if conditions is None or (isinstance(conditions, dict) and not conditions):
+            if n_samples is None:
+                raise ValueError("n_samples is needed (it may only be left out with a "
+                                 "DataFrame of conditions).")
+            n_samples = check_n_samples(n_samples)
+            return generate_frame(self, n_samples, sampling_rng(self, random_state))
+        return sample_conditional(self, n_samples, conditions, sampling_rng(self, random_state))
 
     def score(self, X, y=None):
         """Overall quality of ``len(X)`` sampled rows against ``X`` (greater is better).
@@ -359,9 +344,18 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
                 f"X has {frame.shape[1]} features, but {type(self).__name__} is expecting "
                 f"{self.n_features_in_} features as input."
             )
-        frame = self.encoder_._check_columns(frame)
         synthetic = self.sample(frame.shape[0], random_state=0)
-        return quality_score(frame[synthetic.columns], synthetic)
+        if isinstance(X, pd.DataFrame):
+            missing = [c for c in synthetic.columns if c not in frame.columns]
+            if missing:
+                raise ValueError(
+                    f"Columns {missing} were seen at fit but are missing from X (it has "
+                    f"{list(frame.columns)})."
+                )
+            frame = frame[synthetic.columns]
+        else:  # an array: its columns in the order of the training columns
+            frame = frame.set_axis(synthetic.columns, axis=1)
+        return quality_score(frame, synthetic)
 
     # ------------------------------------------------------------ persistence
     def save(self, path):
@@ -377,35 +371,7 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
             The path written.
         """
         check_is_fitted(self, "modules_")
-        params = {}
-        for key, value in self.get_params(deep=False).items():
-            if key == "random_state" and not (value is None or isinstance(value, int)):
-                value = None  # a RandomState instance cannot be stored as JSON
-            elif key == "device":
-                value = str(value)
-            elif isinstance(value, np.generic):
-                value = value.item()
-            elif isinstance(value, tuple):
-                value = list(value)
-            params[key] = value
-        config = {
-            "class": type(self).__name__,
-            "params": params,
-            "encoder": self.encoder_.get_state(),
-            "history": self.history_,
-            "n_iter": self.n_iter_,
-            "sample_seed": int(self._sample_seed),
-            "device": str(self.device_),
-        }
-        state = {k: v.detach().to("cpu") for k, v in self.modules_.state_dict().items()}
-        payload = {
-            "format": _FORMAT,
-            "format_version": _FORMAT_VERSION,
-            "config": json.dumps(config),
-            "state": state,
-        }
-        torch.save(payload, path)
-        return path
+        return save_model(self, path)
 
     @classmethod
     def load(cls, path, *, device=None):
@@ -422,36 +388,7 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
         -------
         synthesizer : BaseSynthesizer
         """
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
-            raise ValueError(f"{path!s} is not a skmixsynth model file.")
-        if payload["format_version"] > _FORMAT_VERSION:
-            raise ValueError(
-                f"{path!s} was written by a newer skmixsynth (format "
-                f"{payload['format_version']}); upgrade skmixsynth to read it."
-            )
-        config = json.loads(payload["config"])
-        klass = _registry().get(config["class"])
-        if klass is None or not issubclass(klass, cls):
-            raise ValueError(
-                f"{path!s} holds a {config['class']}, which is not a {cls.__name__}."
-            )
-        est = klass(**config["params"])
-        if device is not None:
-            est.set_params(device=device)
-        est.device_ = resolve_device(est.device, fallback_to_cpu=device is None)
-        est.encoder_ = MixedTypeEncoder.from_state(config["encoder"])
-        est.n_features_in_ = est.encoder_.n_features_in_
-        if hasattr(est.encoder_, "feature_names_in_"):
-            est.feature_names_in_ = est.encoder_.feature_names_in_
-        modules = torch.nn.ModuleDict(est._build_modules(est.encoder_.layout_, 0))
-        modules.load_state_dict(payload["state"])
-        est.modules_ = modules.to(est.device_)
-        est.history_ = config["history"]
-        est.n_iter_ = config["n_iter"]
-        est._sample_seed = config["sample_seed"]
-        est._on_fit_end()
-        return est
+        return load_model(cls, path, device=device)
 
     # ------------------------------------------------------------ sklearn
     def __sklearn_tags__(self):
@@ -466,6 +403,14 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
         state = super().__getstate__()
         state.pop("_sample_rng", None)  # re-created on demand
         return state
+
+
+def _fit_rng(random_state):
+    """The RandomState ``fit`` draws its seeds from. ``None`` gets fresh OS entropy instead of
+    numpy's global RandomState (which ``check_random_state(None)`` would return and advance)."""
+    if random_state is None:
+        return np.random.RandomState(np.random.SeedSequence().generate_state(1)[0])
+    return check_random_state(random_state)
 
 
 def load(path, *, device=None):
@@ -494,39 +439,3 @@ def load(path, *, device=None):
     True
     """
     return BaseSynthesizer.load(path, device=device)
-
-
-def _registry():
-    found, todo = {}, [BaseSynthesizer]
-    while todo:
-        klass = todo.pop()
-        for sub in klass.__subclasses__():
-            found[sub.__name__] = sub
-            todo.append(sub)
-    return found
-
-
-def _progress_bar(total, verbose, name):
-    if not verbose or total == 0:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # the progress extra is optional; losses still go to logging
-        return None
-    return tqdm(total=total, desc=name, unit="epoch", leave=False)
-
-
-def _report(bar, record, verbose):
-    losses = {k: v for k, v in record.items() if k not in ("phase", "epoch", "seconds")}
-    if bar is not None:
-        bar.set_postfix({"phase": record["phase"], **{k: f"{v:.4f}" for k, v in losses.items()}},
-                        refresh=False)
-        bar.update(1)
-    if verbose:
-        logger.info(
-            "%s epoch %d: %s (%.2fs)",
-            record["phase"],
-            record["epoch"],
-            ", ".join(f"{k}={v:.4f}" for k, v in losses.items()),
-            record["seconds"],
-        )

@@ -1,4 +1,8 @@
-"""MixedTypeEncoder: a DataFrame <-> float matrix map with an exact inverse."""
+"""MixedTypeEncoder: a DataFrame <-> float matrix map with an exact inverse.
+
+The encoder is a list of per-column encoders (``skmixsynth._columns``: one small class per
+column kind) and the :class:`~skmixsynth.Layout` built from them.
+"""
 
 from __future__ import annotations
 
@@ -11,22 +15,21 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._layout import CATEGORICAL, MISSING, NUMERICAL, Layout, Span
-from ._validation import DATETIME, check_frame, has_feature_names, infer_column_kinds
+from ._columns import (
+    CategoricalColumn,
+    EncoderSettings,
+    column_encoder_from_dict,
+    default_column_encoder,
+    from_json,
+    to_json,
+)
+from ._layout import CATEGORICAL, NUMERICAL, Layout, Span
+from ._validation import check_forced_columns, check_frame, column_kind, has_feature_names
 
 __all__ = ["MixedTypeEncoder"]
 
-_RARE_LABEL = "infrequent"
-_DATETIME_UNITS = (  # coarsest first; (name, nanoseconds)
-    ("D", 86_400 * 10**9),
-    ("h", 3_600 * 10**9),
-    ("min", 60 * 10**9),
-    ("s", 10**9),
-    ("ms", 10**6),
-    ("us", 10**3),
-    ("ns", 1),
-)
-
+#: version of the :meth:`MixedTypeEncoder.get_state` format
+STATE_VERSION = 2
 
 class MixedTypeEncoder(TransformerMixin, BaseEstimator):
     """Encode a mixed-type table as a float matrix, with an exact inverse.
@@ -91,8 +94,12 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
     ----------
     layout_ : Layout
         The output blocks.
+    column_encoders_ : list
+        One fitted column encoder per input column, in order
+        (:class:`~skmixsynth.NumericalColumn`, :class:`~skmixsynth.DatetimeColumn`,
+        :class:`~skmixsynth.CategoricalColumn`): each holds its frozen fitted state.
     columns_ : list of dict
-        Per input column: name, kind, dtype and the fitted statistics (JSON-serialisable).
+        Read-only: each column encoder's ``to_dict()`` (JSON-serialisable).
     n_features_in_ : int
         Number of input columns.
     feature_names_in_ : ndarray of str
@@ -171,124 +178,57 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         if np.dtype(self.dtype) not in (np.float32, np.float64):
             raise ValueError(f"dtype must be numpy.float32 or numpy.float64; got {self.dtype!r}.")
         frame = check_frame(X)
-        kinds = infer_column_kinds(
-            frame,
-            categorical_columns=self.categorical_columns,
-            numerical_columns=self.numerical_columns,
-        )
-        columns = []
-        for col, kind in kinds.items():
+        settings = self._settings()
+        encoders = []
+        for col, encoder in self._plan(frame):
             series = frame[col]
             if series.isna().all():
                 raise ValueError(
                     f"Column {col!r} has only missing values; drop it or fill it before fitting."
                 )
-            info = {"name": col, "kind": kind, "dtype": _dtype_to_json(series.dtype)}
-            if kind == CATEGORICAL:
-                info.update(self._fit_categorical(series, col))
-            else:
-                info.update(self._fit_numerical(series, col, kind))
-            columns.append(info)
-        self.columns_ = columns
+            encoders.append(encoder.fit(series, name=col, settings=settings))
+        self.column_encoders_ = encoders
+        self._names = list(frame.columns)
         self.n_features_in_ = frame.shape[1]
-        names = np.asarray(frame.columns, dtype=object)
         # scikit-learn convention: only a DataFrame with all-string names has feature names
         # (an array gets the internal names x0, x1, ... which are not feature names).
         if has_feature_names(frame):
-            self.feature_names_in_ = names
+            self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
-        self.layout_ = self._build_layout()
+        self.layout_ = _build_layout(self._names, encoders)
         return self
 
-    def _fit_numerical(self, series, col, kind):
-        values, extra = _numeric_values(series, col, kind)
-        finite = values[~np.isnan(values)]
-        if np.isinf(finite).any():
-            raise ValueError(f"Column {col!r} holds infinite values; replace them first.")
-        info = dict(extra)
-        info["masses"] = []
-        if self.point_masses is not None:
-            levels, counts = np.unique(finite, return_counts=True)
-            masses = levels[counts >= self.point_masses * finite.size]
-            rest = finite[~np.isin(finite, masses)]
-            if masses.size and rest.size:  # a column of point masses only keeps its scale
-                info["masses"] = [float(v) for v in masses]
-                finite = rest
-        info["min"] = float(finite.min())
-        info["max"] = float(finite.max())
-        info["has_missing"] = bool(np.isnan(values).any())
-        # Datetimes are counted in whole units of their resolution, so they round like ints.
-        # Bools forced numerical round to 0/1 too (casting 0.3 to "boolean" would fail).
-        info["integer"] = bool(
-            kind == DATETIME
-            or pd.api.types.is_integer_dtype(series.dtype)
-            or pd.api.types.is_bool_dtype(series.dtype)
+    def _settings(self):
+        seed = self.random_state if isinstance(self.random_state, numbers.Integral) else None
+        return EncoderSettings(
+            numerical_encoding=self.numerical_encoding,
+            n_quantiles=self.n_quantiles,
+            point_masses=self.point_masses,
+            max_categories=self.max_categories,
+            random_state=None if seed is None else int(seed),
         )
-        if self.numerical_encoding == "quantile":
-            n_q = int(min(self.n_quantiles, max(finite.size, 2)))
-            levels = np.linspace(0.0, 1.0, n_q)
-            info["quantiles"] = np.quantile(finite, levels).tolist()
-        encoded = self._scale(finite, info)
-        info["fill"] = float(np.median(encoded))
-        return info
 
-    def _fit_categorical(self, series, col):
-        has_missing = bool(series.isna().any())
-        observed = series.dropna()
-        if isinstance(series.dtype, pd.CategoricalDtype):
-            levels = list(series.dtype.categories)
-            counts = observed.value_counts(sort=False).reindex(levels, fill_value=0)
-        else:
-            counts = observed.value_counts(sort=False)
-            levels = list(counts.index)
-            try:
-                order = np.argsort(np.asarray(levels, dtype=object), kind="stable")
-                levels = [levels[i] for i in order]
-            except TypeError:  # mixed, unorderable types: keep the order of appearance
-                pass
-            counts = counts.reindex(levels)
-        levels = [_py(v) for v in levels]
-        kept, rare, rare_p = levels, [], []
-        if self.max_categories is not None and len(levels) > self.max_categories:
-            order = np.argsort(-counts.to_numpy(), kind="stable")
-            keep_idx = np.sort(order[: self.max_categories - 1])
-            rare_idx = np.sort(order[self.max_categories - 1 :])
-            kept = [levels[i] for i in keep_idx]
-            rare = [levels[i] for i in rare_idx]
-            c = counts.to_numpy()[rare_idx].astype(float)
-            rare_p = (c / c.sum()).tolist() if c.sum() > 0 else [1.0 / len(rare)] * len(rare)
-        return {
-            "categories": levels,
-            "kept": kept,
-            "rare": rare,
-            "rare_p": rare_p,
-            "has_missing": has_missing,
-            "ordered": bool(getattr(series.dtype, "ordered", False)),
-        }
+    def _plan(self, frame):
+        """``(column, unfitted column encoder)`` for every column, in order: the one place
+        where a column's encoder is chosen."""
+        forced = check_forced_columns(
+            frame,
+            categorical_columns=self.categorical_columns,
+            numerical_columns=self.numerical_columns,
+        )
+        plan = []
+        for col in frame.columns:
+            kind = column_kind(frame[col], name=col, forced=forced.get(col))
+            plan.append((col, default_column_encoder(kind)))
+        return plan
 
-    def _build_layout(self):
-        spans, pos = [], 0
-        for info in self.columns_:
-            if info["kind"] != CATEGORICAL:
-                spans.append(Span(str(info["name"]), NUMERICAL, pos, pos + 1, "sigmoid", ("",)))
-                pos += 1
-        for info in self.columns_:
-            name = str(info["name"])
-            if info["kind"] == CATEGORICAL:
-                labels = [str(v) for v in info["kept"]]
-                if info["rare"]:
-                    labels.append(_RARE_LABEL)
-                if info["has_missing"]:
-                    labels.append("nan")
-                spans.append(Span(name, CATEGORICAL, pos, pos + len(labels), "softmax",
-                                  tuple(labels)))
-                pos += len(labels)
-            elif info["has_missing"] or info.get("masses"):
-                labels = _state_labels(info)
-                spans.append(Span(name, MISSING, pos, pos + len(labels), "softmax", labels))
-                pos += len(labels)
-        return Layout(tuple(spans))
+    @property
+    def columns_(self):
+        """Per input column, its fitted state as a dict (read-only; see
+        :attr:`column_encoders_` for the objects)."""
+        check_is_fitted(self, "layout_")
+        return [c.to_dict() for c in self.column_encoders_]
 
     # ------------------------------------------------------------ transform
     def transform(self, X):
@@ -303,101 +243,27 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         -------
         Z : ndarray of shape (n_samples, layout_.width) and type ``dtype``
         """
-        frame = self._check_columns(X)
+        return self.columns_to_encoded(*self._encode(self._check_columns(X)))
+
+    def _encode(self, frame):
+        """``(numerical float64, codes int64)`` of a checked frame, from the columns' codes."""
         n = frame.shape[0]
-        Z = np.zeros((n, self.layout_.width), dtype=self.dtype)
-        spans = {(s.column, s.kind): s for s in self.layout_.spans}
-        for info in self.columns_:
-            name, col = str(info["name"]), info["name"]
-            if info["kind"] == CATEGORICAL:
-                span = spans[(name, CATEGORICAL)]
-                codes = self._category_codes(frame[col], info)
-                rows = np.flatnonzero(codes >= 0)
-                Z[rows, span.start + codes[rows]] = 1.0
-                continue
-            values, _ = _numeric_values(frame[col], col, info["kind"], info)
-            missing = np.isnan(values)
-            if np.isinf(values).any():
-                raise ValueError(f"Column {col!r} holds infinite values; replace them first.")
-            if missing.any() and not info["has_missing"]:
-                raise ValueError(
-                    f"Column {col!r} has {int(missing.sum())} missing value(s), but had none when "
-                    "the encoder was fitted, so it has no missing-value indicator. Refit on data "
-                    "with missing values in this column, or fill them first."
-                )
-            state = _numerical_state(values, missing, info)
-            on_scale = state == 0
-            enc = np.full(n, info["fill"])
-            enc[on_scale] = self._scale(values[on_scale], info)
-            Z[:, spans[(name, NUMERICAL)].start] = enc
-            if (name, MISSING) in spans:
-                Z[np.arange(n), spans[(name, MISSING)].start + state] = 1.0
-        return Z
+        lay = self.layout_
+        numerical = np.empty((n, lay.n_numerical), dtype=np.float64)
+        codes = np.empty((n, len(lay.discrete_spans)), dtype=np.int64)
+        for name, col in zip(self._names, self.column_encoders_, strict=True):
+            num, code = self._encode_column(col, frame[name])
+            if num.shape[1]:
+                numerical[:, lay.numerical_position(name)] = num[:, 0]
+            if code.shape[1]:
+                codes[:, lay.discrete_position(name)] = code[:, 0]
+        return numerical, codes
 
-    def _category_codes(self, series, info):
-        """Index of each row's level inside the column's span; -1 for an ignored unknown."""
-        kept = info["kept"]
-        n_kept = len(kept)
-        codes = np.full(len(series), -1, dtype=np.int64)
-        isna = series.isna().to_numpy()
-        if isna.any():
-            if not info["has_missing"]:
-                if self.handle_unknown == "error":
-                    raise ValueError(
-                        f"Column {info['name']!r} has missing values, but had none when the "
-                        "encoder was fitted. Use handle_unknown='ignore' to encode them as "
-                        "all-zero blocks."
-                    )
-            else:
-                codes[isna] = n_kept + (1 if info["rare"] else 0)
-        values = series[~isna].astype(object).to_numpy()
-        idx = _lookup(kept, values)
-        unknown = idx < 0
-        if info["rare"] and unknown.any():
-            in_rare = _lookup(info["rare"], values[unknown]) >= 0
-            sub = idx[unknown]
-            sub[in_rare] = n_kept
-            idx[unknown] = sub
-            unknown = idx < 0
-        if unknown.any() and self.handle_unknown == "error":
-            examples = pd.unique(values[unknown])[:5].tolist()
-            raise ValueError(
-                f"Column {info['name']!r} has categories not seen at fit: {examples}. "
-                "Use handle_unknown='ignore' to encode them as all-zero blocks."
-            )
-        codes[~isna] = idx
-        return codes
+    def _encode_column(self, col, series):
+        if isinstance(col, CategoricalColumn):
+            return col.encode(series, handle_unknown=self.handle_unknown)
+        return col.encode(series)
 
-    def _scale(self, values, info):
-        if "quantiles" in info:
-            q = np.asarray(info["quantiles"])
-            levels = np.linspace(0.0, 1.0, q.size)
-            # Average the forward and the reversed interpolation so that a value repeated
-            # over several knots (a point mass) maps to the middle of its CDF interval.
-            up = np.interp(values, q, levels)
-            down = -np.interp(-values, -q[::-1], -levels[::-1])
-            return 0.5 * (up + down)
-        lo, hi = info["min"], info["max"]
-        if hi == lo:
-            return np.full(values.shape, 0.5)
-        return (values - lo) / (hi - lo)
-
-    def _unscale(self, u, info):
-        u = np.clip(np.asarray(u, dtype=np.float64), 0.0, 1.0)
-        if "quantiles" in info:
-            # Linear interpolation between the knots, which sit on the uniform grid
-            # linspace(0, 1, n): the segment index is floor(u * (n - 1)), no search needed
-            # (np.interp's binary search took half of the decoding time of a sample).
-            q = np.asarray(info["quantiles"], dtype=np.float64)  # at least 2 knots (fit)
-            pos = u * (q.size - 1)
-            j = np.minimum(pos.astype(np.intp), q.size - 2)
-            low, high = q[j], q[j + 1]
-            # clipped to the segment: round-off must not step outside the training range
-            return np.clip(low + (pos - j) * (high - low), low, high)
-        lo, hi = info["min"], info["max"]
-        return np.clip(lo + u * (hi - lo), lo, hi)
-
-    # ---------------------------------------------------- inverse_transform
     def inverse_transform(self, X, *, random_state=None):
         """Map an encoded matrix (or model outputs in the same layout) back to a DataFrame.
 
@@ -504,119 +370,29 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
             )
         return self._decode(numerical, codes, random_state)
 
+
     def _decode(self, numerical, codes, random_state):
         """Frame from the numerical block and one level index per discrete span."""
         rng = check_random_state(self.random_state if random_state is None else random_state)
         lay = self.layout_
-        position = {(s.column, s.kind): j for j, s in enumerate(lay.discrete_spans)}
-        position.update({(s.column, s.kind): s.start for s in lay.numerical_spans})
+        n = numerical.shape[0]
         out = {}
-        for info in self.columns_:
-            name = str(info["name"])
-            if info["kind"] == CATEGORICAL:
-                code = codes[:, position[(name, CATEGORICAL)]]
-                out[info["name"]] = self._decode_categorical(code, info, rng)
-            else:
-                u = numerical[:, position[(name, NUMERICAL)]]
-                state = None
-                if (name, MISSING) in position:
-                    state = codes[:, position[(name, MISSING)]]
-                out[info["name"]] = self._decode_numerical(u, state, info)
-        return pd.DataFrame(out, columns=[c["name"] for c in self.columns_])
+        for name, col in zip(self._names, self.column_encoders_, strict=True):
+            i, j = lay.numerical_position(name), lay.discrete_position(name)
+            num = numerical[:, i:i + 1] if i is not None else numerical[:, :0].reshape(n, 0)
+            code = codes[:, j:j + 1] if j is not None else codes[:, :0].reshape(n, 0)
+            out[name] = col.decode(num, code, rng)
+        return pd.DataFrame(out, columns=list(out))
 
-    def _decode_numerical(self, u, state, info):
-        """Series of a numerical column from its scaled value and its state level (or None)."""
-        values = self._unscale(u, info)
-        dtype = _dtype_from_json(info["dtype"])
-        missing = None
-        if state is not None and info["has_missing"]:
-            # level 1, or no level at all (-1, an all-zero block), is missing
-            missing = (state == 1) | (state < 0)
-        if info["integer"]:
-            values = np.clip(np.round(values), info["min"], info["max"])
-        if state is not None and info.get("masses"):
-            # after the clip: a mass may lie outside the scale's range
-            level = state - _mass_offset(info)
-            at_mass = level >= 0
-            values[at_mass] = np.asarray(info["masses"], dtype=np.float64)[level[at_mass]]
-        if info["kind"] == DATETIME:
-            units = values.astype(np.int64)
-            ns = units * _DATETIME_UNITS_NS[info["unit"]] + info["origin"]
-            result = pd.Series(pd.to_datetime(ns, unit="ns"))
-            if missing is not None:
-                result[missing] = pd.NaT
-            if isinstance(dtype, pd.DatetimeTZDtype):
-                result = result.dt.tz_localize("UTC").dt.tz_convert(dtype.tz)
-            return result.astype(dtype)
-        series = pd.Series(values)
-        if missing is not None and missing.any():
-            series[missing] = np.nan
-        if isinstance(dtype, np.dtype) and dtype.kind == "O":
-            if info["integer"]:
-                arr = np.array([None if np.isnan(v) else int(v) for v in values], dtype=object)
-            else:
-                arr = series.to_numpy(dtype=object)
-            if missing is not None:
-                arr[missing] = np.nan
-            return pd.Series(arr, dtype=object)
-        if missing is not None and missing.any() and pd.api.types.is_integer_dtype(dtype):
-            if not isinstance(dtype, pd.api.extensions.ExtensionDtype):
-                return series  # an int column cannot hold NaN; float is the closest
-        return series.astype(dtype)
-
-    def _decode_categorical(self, code, info, rng):
-        """Series of a categorical column from its level indices (-1: missing)."""
-        kept, rare = info["kept"], info["rare"]
-        n_kept = len(kept)
-        # ``level``: index into kept + rare, -1 for missing.
-        level = code.astype(np.int64, copy=True)
-        missing = level < 0
-        if info["has_missing"]:
-            missing |= level == n_kept + (1 if rare else 0)
-        if rare:
-            rows = np.flatnonzero(level == n_kept)
-            level[rows] = n_kept + rng.choice(len(rare), size=rows.size, p=info["rare_p"])
-        level[missing] = -1
-        dtype = _dtype_from_json(info["dtype"], info)
-        if isinstance(dtype, pd.CategoricalDtype):
-            # Integer codes straight into the categories: no hashing of labels.
-            to_category = _lookup(list(dtype.categories), [*kept, *rare])
-            if (to_category >= 0).all():
-                return pd.Series(pd.Categorical.from_codes(
-                    np.where(level >= 0, to_category[level], -1), dtype=dtype))
-        labels = np.empty(n_kept + len(rare) + 1, dtype=object)
-        labels[: n_kept + len(rare)] = [*kept, *rare]
-        labels[-1] = np.nan
-        values = labels[level]  # -1 picks the trailing NaN
-        # A column that had missing values keeps the dtype that holds them in every sample;
-        # -1 codes (unknown categories) can bring missing values into any column.
-        has_missing = info["has_missing"] or bool(missing.any())
-        if isinstance(dtype, pd.CategoricalDtype):
-            return pd.Series(pd.Categorical(values, dtype=dtype))
-        if pd.api.types.is_bool_dtype(dtype) and not has_missing:
-            return pd.Series(values.astype(bool), dtype=dtype)
-        if isinstance(dtype, np.dtype) and dtype.kind == "O":
-            return pd.Series(values, dtype=object)
-        if (
-            has_missing
-            and not isinstance(dtype, pd.api.extensions.ExtensionDtype)
-            and dtype.kind != "M"  # datetime64 holds NaT: cast below
-        ):
-            if pd.api.types.is_numeric_dtype(dtype):  # int or float forced categorical
-                return pd.Series(values.astype(float)).astype(
-                    dtype if pd.api.types.is_float_dtype(dtype) else float
-                )
-            return pd.Series(values, dtype=object)
-        return pd.Series(values).astype(dtype)
-
-    # ------------------------------------------------ per-column views (GTCoder)
     def transform_columns(self, X):
         """Per-column views: a scalar per numerical column, a level index per discrete span.
 
         This is the input of a feature tokenizer (one token per column, FT-Transformer style):
         ``numerical`` holds the numerical block of :meth:`transform`, ``codes`` the index of
         the active level of each discrete span (categorical columns and missing indicators,
-        in layout order; ``-1`` for an ignored unknown category).
+        in layout order; ``-1`` for an ignored unknown category). Level codes are the
+        primitive: each column encoder computes them directly, and :meth:`transform` builds
+        its one-hot blocks from them.
 
         Parameters
         ----------
@@ -638,7 +414,80 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         >>> num.ravel().tolist(), codes.ravel().tolist()
         ([0.0, 0.5, 1.0], [1, 0, 1])
         """
-        return self.encoded_to_columns(self.transform(X))
+        numerical, codes = self._encode(self._check_columns(X))
+        return numerical.astype(self.dtype), codes
+
+    def encode_partial(self, X):
+        """Encode the given columns of some rows, for conditions: the others stay free.
+
+        Parameters
+        ----------
+        X : DataFrame or dict
+            Any subset of the fitted columns: a DataFrame of per-row values, or a dict of
+            scalars (one row) or of equal-length sequences.
+
+        Returns
+        -------
+        numerical : ndarray of shape (n, layout_.n_numerical), float64
+            The scaled value of each given numerical column; NaN where the slot is not fixed
+            (a column not given, or whose value is missing or a point mass, so that the scale
+            is not used).
+        codes : ndarray of shape (n, len(layout_.discrete_spans)), int64
+            The level of each given column's discrete span (a numerical column's state span
+            is fixed too: ``present``, ``missing`` or its point mass); -1 where not fixed. A
+            level grouped by ``max_categories`` gets the shared ``infrequent`` code.
+
+        Raises
+        ------
+        ValueError
+            Naming the column and the value, whatever ``handle_unknown`` says: a column not
+            seen at fit, a category not seen at fit (or not kept by ``min_count``), a missing
+            value in a column that had none, a number that is not one, outside the training
+            range or not a whole number of an integer (or datetime) column's unit, or a column
+            that contributes nothing to the layout (an identifier column).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from skmixsynth import MixedTypeEncoder
+        >>> df = pd.DataFrame({"x": [1.0, 2.0, 5.0], "c": ["a", "b", "a"]})
+        >>> enc = MixedTypeEncoder(numerical_encoding="minmax").fit(df)
+        >>> numerical, codes = enc.encode_partial({"c": "b"})
+        >>> numerical.tolist(), codes.tolist()
+        ([[nan]], [[1]])
+        >>> enc.encode_partial(pd.DataFrame({"x": [2.0, 5.0]}))[0].tolist()
+        [[0.25], [1.0]]
+        """
+        check_is_fitted(self, "layout_")
+        frame = _partial_frame(X)
+        by_name = {str(name): i for i, name in enumerate(self._names)}
+        unknown = [c for c in frame.columns if str(c) not in by_name]
+        if unknown:
+            raise ValueError(
+                f"Columns {unknown} were not seen at fit; the fitted columns are "
+                f"{list(self._names)}."
+            )
+        lay = self.layout_
+        n = frame.shape[0]
+        numerical = np.full((n, lay.n_numerical), np.nan)
+        codes = np.full((n, len(lay.discrete_spans)), -1, dtype=np.int64)
+        for c in frame.columns:
+            i = by_name[str(c)]
+            name, col = self._names[i], self.column_encoders_[i]
+            if not hasattr(col, "encode_partial") or (
+                col.n_numerical == 0 and col.discrete_labels is None
+            ):
+                raise ValueError(
+                    f"Column {name!r} cannot be a condition: it is encoded as "
+                    f"{type(col).__name__}, which contributes nothing to the model (its values "
+                    "are not learnt)."
+                )
+            num, code = col.encode_partial(frame[c])
+            if num.shape[1]:
+                numerical[:, lay.numerical_position(name)] = num[:, 0]
+            if code.shape[1]:
+                codes[:, lay.discrete_position(name)] = code[:, 0]
+        return numerical, codes
 
     def encoded_to_columns(self, Z):
         """Split an encoded matrix into per-column views (see :meth:`transform_columns`).
@@ -718,9 +567,8 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
                     f"X has {frame.shape[1]} features, but {type(self).__name__} is expecting "
                     f"{self.n_features_in_} features as input."
                 )
-            frame.columns = [c["name"] for c in self.columns_]
-        names = [c["name"] for c in self.columns_]
-        missing = [c for c in names if c not in frame.columns]
+            frame.columns = list(self._names)
+        missing = [c for c in self._names if c not in frame.columns]
         if missing:
             raise ValueError(
                 f"Columns {missing} were seen at fit but are missing from the data to transform "
@@ -730,6 +578,10 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
 
     def get_state(self):
         """The fitted state as JSON-serialisable data (see :meth:`from_state`).
+
+        ``{"version": 2, "params": get_params(), "names": [...], "columns": [column
+        encoder's to_dict(), ...], "names_are_str": bool}``; each column's keys are documented
+        on its class (:class:`~skmixsynth._columns.NumericalColumn`, ...).
 
         Returns
         -------
@@ -752,16 +604,20 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
             params["random_state"] = None
         for key in ("categorical_columns", "numerical_columns"):
             if params[key] is not None:
-                params[key] = [_to_json(v) for v in params[key]]
+                params[key] = [to_json(v) for v in params[key]]
         return {
+            "version": STATE_VERSION,
             "params": params,
-            "columns": [_info_to_json(c) for c in self.columns_],
+            "names": [to_json(v) for v in self._names],
+            "columns": [c.to_dict() for c in self.column_encoders_],
             "names_are_str": hasattr(self, "feature_names_in_"),
         }
 
     @classmethod
     def from_state(cls, state):
         """Rebuild a fitted encoder from :meth:`get_state`'s output.
+
+        States of version 1 (before the per-column encoders) are read too.
 
         Parameters
         ----------
@@ -771,17 +627,30 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         -------
         encoder : MixedTypeEncoder
         """
+        version = state.get("version", 1)
+        if version > STATE_VERSION:
+            raise ValueError(
+                f"This encoder state has version {version}; this skmixsynth reads versions up "
+                f"to {STATE_VERSION}. Upgrade skmixsynth to load it."
+            )
         params = dict(state["params"])
         for key in ("categorical_columns", "numerical_columns"):
-            if params[key] is not None:
-                params[key] = [_from_json(v) for v in params[key]]
+            if params.get(key) is not None:
+                params[key] = [from_json(v) for v in params[key]]
         params["dtype"] = np.dtype(params["dtype"]).type
         enc = cls(**params)
-        enc.columns_ = [_info_from_json(c) for c in state["columns"]]
-        enc.n_features_in_ = len(enc.columns_)
+        columns = state["columns"]
+        if version == 1:
+            columns = [_upgrade_v1(c) for c in columns]
+            names = [from_json(c["name"]) for c in state["columns"]]
+        else:
+            names = [from_json(v) for v in state["names"]]
+        enc.column_encoders_ = [column_encoder_from_dict(c) for c in columns]
+        enc._names = names
+        enc.n_features_in_ = len(names)
         if state.get("names_are_str"):
-            enc.feature_names_in_ = np.asarray([c["name"] for c in enc.columns_], dtype=object)
-        enc.layout_ = enc._build_layout()
+            enc.feature_names_in_ = np.asarray(names, dtype=object)
+        enc.layout_ = _build_layout(names, enc.column_encoders_)
         return enc
 
     def __sklearn_tags__(self):
@@ -793,166 +662,63 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         return tags
 
 
-_DATETIME_UNITS_NS = dict(_DATETIME_UNITS)
 
-
-def _numeric_values(series, col, kind, info=None):
-    """Float64 values of a numerical or datetime column (NaN for missing), plus fit metadata."""
-    extra = {}
-    if kind == DATETIME:
-        s = series
-        if not (isinstance(s.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(
-            s.dtype
-        )):
-            try:
-                s = pd.to_datetime(s)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"Column {col!r} should hold datetimes: {exc}") from exc
-        if isinstance(s.dtype, pd.DatetimeTZDtype):
-            s = s.dt.tz_convert("UTC").dt.tz_localize(None)
-        ns = s.astype("datetime64[ns]").to_numpy().astype(np.int64)
-        mask = s.isna().to_numpy()
-        if info is None:
-            valid = ns[~mask]
-            origin = int(valid.min())
-            unit = "ns"
-            for name, step in _DATETIME_UNITS:
-                if np.all((valid - origin) % step == 0) and origin % step == 0:
-                    unit = name
-                    break
-            extra = {"origin": origin, "unit": unit}
-        else:
-            origin, unit = info["origin"], info["unit"]
-        # Offsets in whole units of the column's resolution: exact in float64 below 2**53.
-        step = _DATETIME_UNITS_NS[unit]
-        offset = ns - origin
-        values = (offset // step).astype(np.float64) + (offset % step) / step
-        values[mask] = np.nan
-        return values, extra
-    if pd.api.types.is_bool_dtype(series.dtype):
-        return series.astype(float).to_numpy(), extra
-    if pd.api.types.is_numeric_dtype(series.dtype) and not isinstance(
-        series.dtype, pd.CategoricalDtype
-    ):
-        return series.to_numpy(dtype=np.float64, na_value=np.nan), extra
-    converted = pd.to_numeric(series.astype(object), errors="coerce")
-    bad = series.notna().to_numpy() & converted.isna().to_numpy()
-    if bad.any():
-        raise ValueError(
-            f"Column {col!r} is numerical but holds non-numeric values such as "
-            f"{series[bad].iloc[0]!r}."
-        )
-    return converted.to_numpy(dtype=np.float64, na_value=np.nan), extra
-
-
-def _state_labels(info):
-    """Levels of a numerical column's state block: present, missing, then its point masses."""
-    labels = ["present"] + (["missing"] if info["has_missing"] else [])
-    masses = [int(v) if info["integer"] else v for v in info.get("masses", [])]
-    return tuple(labels + [f"={v}" for v in masses])
-
-
-def _mass_offset(info):
-    """Index of a numerical column's first point-mass level in its state block."""
-    return 2 if info["has_missing"] else 1
-
-
-def _numerical_state(values, missing, info):
-    """Level of each row in the state block: 0 on the scale, 1 missing, then the masses."""
-    state = np.zeros(values.shape[0], dtype=np.int64)
-    masses = np.asarray(info.get("masses", []), dtype=np.float64)
-    if masses.size:
-        offset = _mass_offset(info)
-        at = np.searchsorted(masses, values)
-        hit = (at < masses.size) & (masses[np.minimum(at, masses.size - 1)] == values)
-        state[hit] = offset + at[hit]
-    if info["has_missing"]:
-        state[missing] = 1
-    return state
-
-
-def _lookup(levels, values):
-    """Position of each value in ``levels`` (-1 when absent), matching by equality and type."""
-    table = {}
-    for i, v in enumerate(levels):
-        table.setdefault(_key(v), i)
-    return np.fromiter((table.get(_key(v), -1) for v in values), dtype=np.int64,
-                       count=len(values))
-
-
-def _key(v):
-    v = _py(v)
-    # True == 1 in Python; keep bools apart from ints so that {1, True} are two levels.
-    return (type(v) is bool, v)
-
-
-def _py(v):
-    """Numpy scalars -> Python scalars (so levels compare and serialise simply)."""
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
-
-
-def _to_json(v):
-    v = _py(v)
-    if v is None or isinstance(v, (str, bool, int)):
-        return v
-    if isinstance(v, float):
-        return {"float": repr(v)}
-    if isinstance(v, pd.Timestamp):
-        if v.tz is None:
-            return {"timestamp": v.isoformat()}
-        # Stored in UTC with the zone's name: a local ISO string may carry an offset in
-        # seconds (Europe/Paris before 1911 is +00:09:21) that pd.Timestamp cannot parse.
-        return {"timestamp": v.tz_convert("UTC").isoformat(), "tz": str(v.tz)}
+def _partial_frame(X):
+    """The rows of :meth:`MixedTypeEncoder.encode_partial` as a DataFrame."""
+    if isinstance(X, dict):
+        if all(np.ndim(v) == 0 for v in X.values()):
+            return pd.DataFrame({k: [v] for k, v in X.items()}, index=[0])
+        return pd.DataFrame(X)
+    if isinstance(X, pd.DataFrame):
+        if X.columns.has_duplicates:
+            raise ValueError(
+                f"X has duplicate column names: {X.columns[X.columns.duplicated()].tolist()}."
+            )
+        return X
     raise TypeError(
-        f"Cannot save the category value {v!r} of type {type(v).__name__}: only str, int, "
-        "float, bool, None and Timestamp categories can be stored as JSON."
+        f"Conditions must be a DataFrame or a dict of column -> value; got "
+        f"{type(X).__name__}."
     )
 
 
-def _from_json(v):
-    if isinstance(v, dict):
-        if "float" in v:
-            return float(v["float"])
-        if "timestamp" in v:
-            ts = pd.Timestamp(v["timestamp"])
-            return ts.tz_convert(v["tz"]) if v.get("tz") else ts
-    return v
+def _build_layout(names, encoders):
+    """One numerical span per scalar (in column order), then one softmax span per column
+    with discrete labels (in column order)."""
+    spans, pos = [], 0
+    for name, col in zip(names, encoders, strict=True):
+        for _ in range(col.n_numerical):
+            spans.append(Span(str(name), NUMERICAL, pos, pos + 1, "sigmoid", ("",)))
+            pos += 1
+    for name, col in zip(names, encoders, strict=True):
+        labels = col.discrete_labels
+        if labels is not None:
+            kind = getattr(col, "span_kind", CATEGORICAL)
+            spans.append(Span(str(name), kind, pos, pos + len(labels), "softmax",
+                              tuple(labels)))
+            pos += len(labels)
+    return Layout(tuple(spans))
 
 
-def _info_to_json(info):
-    out = dict(info)
-    out["name"] = _to_json(info["name"])
-    for key in ("categories", "kept", "rare"):
-        if key in out:
-            out[key] = [_to_json(v) for v in out[key]]
-    return out
-
-
-def _info_from_json(info):
-    out = dict(info)
-    out["name"] = _from_json(info["name"])
-    for key in ("categories", "kept", "rare"):
-        if key in out:
-            out[key] = [_from_json(v) for v in out[key]]
-    return out
-
-
-def _dtype_to_json(dtype):
-    if isinstance(dtype, pd.CategoricalDtype):
-        return {"name": "category"}
-    if isinstance(dtype, pd.StringDtype):
-        na = dtype.na_value
-        return {"name": "string", "storage": dtype.storage,
-                "na_nan": bool(isinstance(na, float) and np.isnan(na))}
-    return {"name": str(dtype)}
-
-
-def _dtype_from_json(d, info=None):
-    name = d["name"]
-    if name == "category":
-        return pd.CategoricalDtype(info["categories"], ordered=info["ordered"])
-    if name == "string":
-        return pd.StringDtype(d["storage"], na_value=np.nan if d["na_nan"] else pd.NA)
-    return pd.api.types.pandas_dtype(name)
+def _upgrade_v1(info):
+    """A column dict of a version-1 state (``columns_`` of skmixsynth 0.1) as a version-2
+    column encoder dict."""
+    info = dict(info)
+    kind = info.pop("kind")
+    if kind == CATEGORICAL:
+        out = {
+            "type": "categorical",
+            "name": info["name"],
+            "dtype": info["dtype"],
+            "levels": info["kept"],
+            "grouped": info["rare"],
+            "grouped_p": info["rare_p"],
+            "has_missing": info["has_missing"],
+            "ordered": info["ordered"],
+        }
+        if info["dtype"]["name"] == "category":
+            out["categories"] = info["categories"]
+        return out
+    info["type"] = kind
+    info["encoding"] = "quantile" if "quantiles" in info else "minmax"
+    info.setdefault("masses", [])
+    return info

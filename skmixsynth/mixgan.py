@@ -8,8 +8,8 @@ import numbers
 
 import torch
 import torch.nn.functional as F
-from sklearn.utils._param_validation import Interval, StrOptions
 
+from ._compat import Interval, StrOptions
 from .base import BaseSynthesizer
 from .nn import (
     FoldedMLP,
@@ -355,8 +355,13 @@ class MixGANSynthesizer(BaseSynthesizer):
             raise ValueError(f"betas must be two numbers in [0, 1); got betas={self.betas!r}.")
 
     # ----------------------------------------------------------------- hooks
-    def _build_modules(self, layout, n_rows):
-        self.noise_dim_ = int(self.latent_dim if self.noise_dim is None else self.noise_dim)
+    def _make_encoder(self):
+        return super()._make_encoder().set_params(point_masses=self.point_masses)
+
+    def _resolve_params(self, layout):
+        return {"noise_dim_": int(self.latent_dim if self.noise_dim is None else self.noise_dim)}
+
+    def _build_modules(self, layout):
         latent = int(self.latent_dim)
         modules = {
             "encoder": MixGANEncoder(layout.width, tuple(self.encoder_dims), latent),
@@ -426,7 +431,7 @@ class MixGANSynthesizer(BaseSynthesizer):
         for attr in ("_optim", "_layout", "_ema_pairs", "_finetune"):
             self.__dict__.pop(attr, None)
 
-    def _train_step(self, phase, batch, generator):
+    def _train_step(self, phase, batch, generator, *, progress):
         if phase == AUTOENCODER:
             return self._autoencoder_step(batch)
         return self._gan_step(batch, generator)

@@ -80,6 +80,28 @@ def test_samples_do_not_depend_on_the_thread_count(real, model, monkeypatch):
     assert model.sample(0, random_state=7).shape == (0, real.shape[1])
 
 
+def test_a_refit_restarts_the_sampling_stream(real):
+    model = IndependentSynthesizer(random_state=3).fit(real)
+    model.sample(20)  # advances the stream
+    model.fit(real)
+    fresh = IndependentSynthesizer(random_state=3).fit(real)
+    pd.testing.assert_frame_equal(model.sample(50), fresh.sample(50))
+
+
+def test_score_takes_frames_and_arrays_and_names_missing_columns(real):
+    model = IndependentSynthesizer(random_state=0).fit(real)
+    on_frame = model.score(real)
+    assert 0.5 < on_frame <= 1.0
+    assert model.score(real[real.columns[::-1]]) == on_frame  # by name, not position
+    X = np.random.RandomState(0).normal(size=(200, 3))
+    on_array = IndependentSynthesizer(random_state=0).fit(X)
+    named = pd.DataFrame(X, columns=on_array.sample(0).columns)  # the names given at fit
+    assert on_array.score(X) == on_array.score(named) > 0.5
+    renamed = real.rename(columns={"age": "years"})
+    with pytest.raises(ValueError, match=r"Columns \['age'\] were seen at fit"):
+        model.score(renamed)
+
+
 def test_fit_does_not_modify_the_input(real):
     before = real.copy(deep=True)
     IndependentSynthesizer(random_state=0).fit(real)
@@ -198,7 +220,7 @@ class _Exploding(IndependentSynthesizer):
     def _phases(self, n_batches):
         return [("warmup", 1), ("main", 3)]
 
-    def _train_step(self, phase, batch, generator):
+    def _train_step(self, phase, batch, generator, *, progress):
         value = np.nan if (phase == "main" and len(self.history_) >= 2) else 1.0
         return {"loss": torch.tensor(value)}
 
@@ -214,10 +236,10 @@ class _Interrupted(IndependentSynthesizer):
     def _phases(self, n_batches):
         return [("statistics", 5)]
 
-    def _train_step(self, phase, batch, generator):
+    def _train_step(self, phase, batch, generator, *, progress):
         if len(self.history_) == 2:
             raise KeyboardInterrupt
-        return super()._train_step(phase, batch, generator)
+        return super()._train_step(phase, batch, generator, progress=progress)
 
 
 def test_ctrl_c_keeps_the_last_finished_epoch(real):

@@ -198,3 +198,37 @@ def test_from_dict_rejects_an_invalid_layout():
     data["spans"][1]["start"] = 2  # leaves a gap
     with pytest.raises(ValueError, match="contiguous"):
         Layout.from_dict(data)
+
+
+# -------------------------------------------------------------------------- column map
+def test_column_map_of_an_encoder_layout():
+    df = pd.DataFrame(
+        {"x": [0.5, np.nan, 2.5, 1.0], "c": ["a", "b", None, "a"], "k": [1, 2, 3, 4]}
+    )
+    lay = MixedTypeEncoder().fit(df).layout_
+    assert [(s.kind, s.start, s.stop) for s in lay.column_spans("x")] == [
+        ("numerical", 0, 1), ("missing", 2, 4)]
+    assert [s.kind for s in lay.column_spans("c")] == ["categorical"]
+    assert [s.kind for s in lay.column_spans("k")] == ["numerical"]
+    assert lay.column_spans("nope") == ()
+    assert (lay.numerical_position("x"), lay.numerical_position("k")) == (0, 1)
+    assert lay.numerical_position("c") is None
+    assert (lay.discrete_position("x"), lay.discrete_position("c")) == (0, 1)
+    assert lay.discrete_position("k") is None
+    # a non-string name is looked up by its string, like Span.column
+    lay = MixedTypeEncoder().fit(pd.DataFrame({0: ["a", "b"]})).layout_
+    assert lay.discrete_position(0) == lay.discrete_position("0") == 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(lay=layouts)
+def test_column_map_agrees_with_the_spans(lay):
+    for j, s in enumerate(lay.discrete_spans):
+        assert lay.discrete_position(s.column) <= j  # make_layout may repeat names
+        assert s in lay.column_spans(s.column)
+    for j, s in enumerate(lay.numerical_spans):
+        assert lay.numerical_position(s.column) == j
+    assert sum(len(lay.column_spans(c)) for c in {s.column for s in lay.spans}) == len(lay.spans)
+    # the cached map does not change equality or hashing
+    assert lay == Layout.from_dict(lay.to_dict())
+    assert hash(lay) == hash(Layout.from_dict(lay.to_dict()))

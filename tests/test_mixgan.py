@@ -117,7 +117,10 @@ def test_decoder_lr_sets_the_decoder_group(real):
     assert seen == {"autoencoder": [model.lr], "gan": [model.gan_lr, 1e-5]}
 
 
-def test_default_phase_lengths_make_min_steps_on_small_tables():
+def test_default_phase_lengths_make_min_steps_on_small_tables(monkeypatch):
+    # the phase lengths are what is tested: the steps themselves need not train
+    monkeypatch.setattr(MixGANSynthesizer, "_train_step",
+                        lambda self, phase, batch, generator, *, progress: {})
     X = make_mixed(150, random_state=0)  # 3 batches of 50 per epoch
     sizes = {k: v for k, v in TINY.items() if k not in ("ae_epochs", "epochs", "batch_size")}
     model = MixGANSynthesizer(**sizes, batch_size=50, min_steps=60, random_state=0).fit(X)
@@ -146,6 +149,7 @@ def test_point_masses_reach_the_encoder_and_come_back_exactly():
     assert [s.column for s in plain.encoder_.layout_.discrete_spans] == ["c"]
 
 
+@pytest.mark.slow
 def test_min_steps_lets_a_small_table_be_learnt():
     # 80 rows, one batch per epoch: the default 50 + 30 epochs are 80 steps, which leave the
     # tiny nets near their initial, spread-out output; 600 steps per phase learn that one
@@ -232,9 +236,7 @@ def test_save_load_gives_identical_samples(fitted, tmp_path):
     fitted.save(path)
     twin = skmixsynth.load(path)
     assert isinstance(twin, MixGANSynthesizer)
-    assert twin.get_params() == {**fitted.get_params(), "betas": list(fitted.betas),
-                                 **{k: list(v) for k, v in fitted.get_params().items()
-                                    if isinstance(v, tuple)}}
+    assert twin.get_params() == fitted.get_params()  # tuples stay tuples
     pd.testing.assert_frame_equal(twin.sample(80, random_state=5),
                                   fitted.sample(80, random_state=5))
     assert twin.history_ == fitted.history_
@@ -264,22 +266,27 @@ def test_pickle_round_trip(fitted):
 # ----------------------------------------------------------------- sklearn
 def test_clone_get_params_set_params(fitted):
     params = fitted.get_params()
-    assert params["latent_dim"] == 8 and params["tau"] == 0.3
+    assert params == {**MixGANSynthesizer().get_params(), **TINY, "random_state": 0}
     fresh = clone(fitted)
     assert fresh.get_params() == params
     assert not hasattr(fresh, "modules_")
-    fresh.set_params(tau=0.3, generator_dims=(8,))
-    assert fresh.tau == 0.3 and fresh.generator_dims == (8,)
+    fresh.set_params(tau=0.7, generator_dims=(8,))
+    assert fresh.tau == 0.7 and fresh.generator_dims == (8,)
+    assert fitted.tau == 0.3  # the clone is independent
     with pytest.raises(ValueError, match="Invalid parameter"):
         fresh.set_params(temperature=1.0)
 
 
 def test_defaults_follow_the_paper_where_documented():
-    model = MixGANSynthesizer()
-    assert (model.latent_dim, model.lr) == (72, 0.002)  # §4.2
-    assert model.generator_dims == (256, 128) and model.discriminator_dims == (128, 64)
-    # Measured departures, documented in the Notes: tau 0.6, weight decay 0.001, batch 100.
-    assert (model.tau, model.weight_decay, model.batch_size) == (0.3, 0.0, 500)
+    # The paper's values (§4.2) and the measured departures (tau 0.6, weight decay 0.001,
+    # batch 100 in the paper) are stated in the docstring; test_common checks that every
+    # documented default is the signature's. Here: the departures are each explained in Notes.
+    notes = MixGANSynthesizer.__doc__.split("Notes\n    -----")[1]
+    for departure in ("``tau`` 0.3 instead of 0.6", "``weight_decay`` 0 instead of 0.001",
+                      "``batch_size`` 500 instead of 100"):
+        assert departure in notes, departure
+    params = MixGANSynthesizer().get_params()
+    assert (params["tau"], params["weight_decay"], params["batch_size"]) == (0.3, 0.0, 500)
 
 
 def test_in_a_pipeline(real):
@@ -373,6 +380,11 @@ def test_non_finite_loss_names_phase_and_epoch(real, monkeypatch):
     with pytest.raises(FloatingPointError, match="phase 'gan' at epoch 0"):
         model.fit(real)
     assert [h["phase"] for h in model.history_] == ["autoencoder"] * 2  # kept the last good
+    # the weights are those of the last finite epoch: the end of the autoencoder phase
+    monkeypatch.undo()
+    pretrained = tiny(epochs=0).fit(real)
+    for key, value in pretrained.modules_.state_dict().items():
+        assert torch.equal(model.modules_.state_dict()[key], value), key
 
 
 def test_huge_learning_rate_stops_with_the_phase(real):
@@ -388,6 +400,7 @@ def test_verbose_logs_each_epoch(real, caplog):
 
 
 # ------------------------------------------------------------------- learning
+@pytest.mark.slow
 def test_learns_a_dependency_between_a_category_and_a_number():
     rng = np.random.default_rng(0)
     c = rng.choice(["low", "high"], 300)

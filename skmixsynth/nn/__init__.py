@@ -4,11 +4,13 @@ No pandas and no scikit-learn here: modules take tensors and a :class:`~skmixsyn
 """
 
 from ._core import (
+    ColumnBatches,
     FoldedMLP,
     TensorBatches,
     fast_hidden_dtype,
     init_parameters_,
     resolve_device,
+    seeded_build,
     seeded_generator,
 )
 from ._heads import MixedOutput, gumbel_noise, mixed_reconstruction_loss
@@ -16,6 +18,7 @@ from ._independent import Marginals
 from ._mixgan import MixGANDecoder, MixGANDiscriminator, MixGANEncoder, MixGANGenerator
 
 __all__ = [
+    "ColumnBatches",
     "FoldedMLP",
     "Marginals",
     "MixGANDecoder",
@@ -29,5 +32,6 @@ __all__ = [
     "init_parameters_",
     "mixed_reconstruction_loss",
     "resolve_device",
+    "seeded_build",
     "seeded_generator",
 ]

@@ -12,8 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["FoldedMLP", "TensorBatches", "fast_hidden_dtype", "init_parameters_",
-           "resolve_device", "seeded_generator"]
+__all__ = ["ColumnBatches", "FoldedMLP", "TensorBatches", "fast_hidden_dtype",
+           "init_parameters_", "resolve_device", "seeded_build", "seeded_generator"]
 
 
 def resolve_device(device, *, fallback_to_cpu=False):
@@ -88,13 +88,51 @@ def seeded_generator(seed, device):
     return gen
 
 
+def seeded_build(build, seed):
+    """``build()`` with torch's CPU random state seeded by ``seed``, then restored.
+
+    PyTorch layers initialise their parameters from the global CPU generator in
+    ``reset_parameters`` (Linear, Embedding, MultiheadAttention, convolutions, ...). Library
+    code must neither depend on nor disturb that state, so modules are built inside a
+    :func:`torch.random.fork_rng` scope seeded here: two builds from the same seed are
+    identical whatever layers they use, and the caller's global state is the same afterwards.
+    Only the CPU generator is forked (build on the CPU, then move); the scope is not
+    thread-safe against another thread drawing from the global generator at the same time.
+
+    Parameters
+    ----------
+    build : callable
+        Called without arguments; returns the modules.
+    seed : int
+
+    Returns
+    -------
+    built : object
+        What ``build`` returns.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmixsynth.nn import seeded_build
+    >>> state = torch.random.get_rng_state()
+    >>> a = seeded_build(lambda: torch.nn.Embedding(4, 2), 0)
+    >>> b = seeded_build(lambda: torch.nn.Embedding(4, 2), 0)
+    >>> torch.equal(a.weight, b.weight), torch.equal(torch.random.get_rng_state(), state)
+    (True, True)
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.random.default_generator.manual_seed(int(seed))
+        return build()
+
+
 def init_parameters_(module, generator):
     """Re-initialise every Linear layer of ``module`` from ``generator``, in place.
 
-    PyTorch initialises layers from its global RNG; library code must not touch that, so the
-    models are built and then re-initialised here with the default scheme of ``nn.Linear``
-    (Kaiming-uniform weights, uniform biases) drawn from the fit's own generator. Normalisation
-    layers start at ones/zeros and need no randomness.
+    With the default scheme of ``nn.Linear`` (Kaiming-uniform weights, uniform biases) drawn
+    from ``generator``. Only Linear layers: the synthesizers build their modules with
+    :func:`seeded_build` instead, which seeds every layer type (Embedding,
+    MultiheadAttention, ...) and gives the same Linear weights as this function would for the
+    same seed.
 
     Parameters
     ----------
@@ -162,12 +200,78 @@ class TensorBatches:
 
     def iter_epoch(self, generator):
         """Yield the batches of one epoch in an order drawn from ``generator``."""
-        n, n_batches = self.n_rows, self.n_batches
-        perm = torch.randperm(n, generator=generator, device=generator.device)
-        if perm.device != self.data.device:
-            perm = perm.to(self.data.device)
-        for idx in torch.tensor_split(perm, n_batches):
+        for idx in _epoch_indices(self.n_rows, self.n_batches, generator, self.data.device):
             yield self.data.index_select(0, idx)
+
+
+def _epoch_indices(n_rows, n_batches, generator, device):
+    """One epoch's row indices: a permutation drawn from ``generator``, cut in ``n_batches``
+    nearly equal parts, on ``device``."""
+    perm = torch.randperm(n_rows, generator=generator, device=generator.device)
+    if perm.device != device:
+        perm = perm.to(device)
+    return torch.tensor_split(perm, n_batches)
+
+
+class ColumnBatches:
+    """A batch source over per-column views: ``(numerical, codes)`` tensor pairs.
+
+    The input of token models (one token per column): ``numerical`` holds one scalar per
+    numerical column in the encoder's (0, 1) scale, ``codes`` one level index per discrete
+    span (:meth:`~skmixsynth.MixedTypeEncoder.transform_columns` gives both). Same protocol
+    as :class:`TensorBatches` (``iter_epoch(generator)``, ``n_rows``, ``n_batches``) and the
+    same batches: for the same generator the rows of each batch are the rows
+    :class:`TensorBatches` would give over the one-hot matrix of the same table.
+
+    Parameters
+    ----------
+    numerical : ndarray or Tensor of shape (n_rows, n_numerical)
+        Stored as float32.
+    codes : ndarray or Tensor of shape (n_rows, n_discrete)
+        Stored as int64.
+    batch_size : int
+    device : torch.device
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from skmixsynth.nn import ColumnBatches, seeded_generator
+    >>> source = ColumnBatches(np.zeros((10, 2)), np.zeros((10, 1), dtype=int), 4,
+    ...                        torch.device("cpu"))
+    >>> [(num.shape[0], codes.dtype) for num, codes in
+    ...  source.iter_epoch(seeded_generator(0, torch.device("cpu")))]
+    [(4, torch.int64), (3, torch.int64), (3, torch.int64)]
+    """
+
+    def __init__(self, numerical, codes, batch_size, device):
+        self.numerical = torch.as_tensor(np.asarray(numerical, dtype=np.float32), device=device)
+        self.codes = torch.as_tensor(np.asarray(codes, dtype=np.int64), device=device)
+        if self.numerical.ndim != 2 or self.codes.ndim != 2 or (
+            self.numerical.shape[0] != self.codes.shape[0]
+        ):
+            raise ValueError(
+                "numerical and codes must be 2-D with the same number of rows; got shapes "
+                f"{tuple(self.numerical.shape)} and {tuple(self.codes.shape)}."
+            )
+        self.batch_size = int(batch_size)
+        self.device = device
+
+    @property
+    def n_rows(self):
+        """Number of rows."""
+        return self.numerical.shape[0]
+
+    @property
+    def n_batches(self):
+        """Number of batches per epoch."""
+        return max(1, math.ceil(self.n_rows / self.batch_size))
+
+    def iter_epoch(self, generator):
+        """Yield the ``(numerical, codes)`` batches of one epoch in an order drawn from
+        ``generator``."""
+        for idx in _epoch_indices(self.n_rows, self.n_batches, generator,
+                                  self.numerical.device):
+            yield self.numerical.index_select(0, idx), self.codes.index_select(0, idx)
 
 
 def _leaves(module):

@@ -1,14 +1,17 @@
-"""FoldedMLP: the eval-mode fast path of small networks."""
+"""nn/_core.py: FoldedMLP (the eval-mode fast path of small networks) and the batch sources."""
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from skmixsynth import Layout, Span
 from skmixsynth.nn import (
+    ColumnBatches,
     FoldedMLP,
     MixGANDecoder,
     MixGANGenerator,
+    TensorBatches,
     fast_hidden_dtype,
     seeded_generator,
 )
@@ -89,3 +92,33 @@ def test_fast_hidden_dtype():
     cpu = fast_hidden_dtype(CPU)
     native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
     assert cpu is (torch.bfloat16 if native else None)
+
+
+# ------------------------------------------------------------------ batch sources
+def test_column_batches_match_tensor_batches_row_for_row():
+    rng = np.random.default_rng(0)
+    numerical = rng.random((23, 2)).astype(np.float32)
+    codes = rng.integers(0, 3, (23, 2))
+    onehot = np.concatenate([numerical, np.eye(3)[codes[:, 0]], np.eye(3)[codes[:, 1]]], axis=1)
+    columns = ColumnBatches(numerical, codes, 5, CPU)
+    tensors = TensorBatches(onehot, 5, CPU)
+    assert (columns.n_rows, columns.n_batches) == (tensors.n_rows, tensors.n_batches) == (23, 5)
+    pairs = list(columns.iter_epoch(seeded_generator(3, CPU)))
+    blocks = list(tensors.iter_epoch(seeded_generator(3, CPU)))
+    assert [num.shape[0] for num, _ in pairs] == [5, 5, 5, 4, 4]
+    seen = []
+    for (num, code), block in zip(pairs, blocks, strict=True):
+        assert num.dtype == torch.float32 and code.dtype == torch.int64
+        torch.testing.assert_close(num, block[:, :2])
+        assert torch.equal(code[:, 0], block[:, 2:5].argmax(1))
+        assert torch.equal(code[:, 1], block[:, 5:8].argmax(1))
+        seen += [tuple(r) for r in code.tolist()]
+    # every row once per epoch, in an order drawn from the generator
+    assert sorted(seen) == sorted(tuple(r) for r in codes.tolist())
+    again = [code for _, code in columns.iter_epoch(seeded_generator(4, CPU))]
+    assert not all(torch.equal(a[1], b) for a, b in zip(pairs, again, strict=True))
+
+
+def test_column_batches_reject_mismatched_rows():
+    with pytest.raises(ValueError, match=r"same number of rows.*\(4, 1\) and \(3, 1\)"):
+        ColumnBatches(np.zeros((4, 1)), np.zeros((3, 1), dtype=int), 2, CPU)

@@ -1,0 +1,1117 @@
+"""Per-column encoders of :class:`~skmixsynth.MixedTypeEncoder`: one small class per column kind.
+
+Every column encoder follows one protocol (duck typed; :class:`NumericalColumn`,
+:class:`DatetimeColumn` and :class:`CategoricalColumn` here, the identifier column of
+``skmixsynth._protection`` elsewhere):
+
+- ``type_name``: the registry key, stored as ``to_dict()["type"]``;
+- ``fit(series, *, name, settings)`` learns the column (``settings`` an :class:`EncoderSettings`)
+  and returns the column encoder;
+- ``n_numerical`` (0 or 1) scalars and ``discrete_labels`` (the labels of its one discrete span,
+  or ``None``) are what it contributes to the :class:`~skmixsynth.Layout`;
+- ``encode(series) -> (numerical (n, n_numerical) float64, codes (n, 0 or 1) int64)``;
+- ``decode(numerical, codes, rng) -> Series`` of the training dtype;
+- ``to_dict()`` (JSON-able, with ``"type"`` and ``"name"``) and ``from_dict(data)``.
+
+Fitted state is a frozen dataclass (``state_``): a fitted column never changes, it is rebuilt.
+The kind of a column is decided in one place, :func:`skmixsynth._validation.column_kind`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from ._layout import CATEGORICAL, MISSING
+from ._validation import DATETIME, NUMERICAL, datetime_ns, numeric_values
+
+__all__ = [
+    "CategoricalColumn",
+    "DatetimeColumn",
+    "EncoderSettings",
+    "NumericalColumn",
+    "NumericalSummary",
+    "column_encoder_class",
+    "column_encoder_from_dict",
+    "default_column_encoder",
+    "register_column_encoder",
+]
+
+#: label of the level that stands for the levels grouped by ``max_categories``
+GROUPED_LABEL = "infrequent"
+
+_DATETIME_UNITS = (  # coarsest first; (name, nanoseconds)
+    ("D", 86_400 * 10**9),
+    ("h", 3_600 * 10**9),
+    ("min", 60 * 10**9),
+    ("s", 10**9),
+    ("ms", 10**6),
+    ("us", 10**3),
+    ("ns", 1),
+)
+_UNIT_NS = dict(_DATETIME_UNITS)
+
+
+# ============================================================================ settings
+@dataclass(frozen=True)
+class EncoderSettings:
+    """The encoder-level parameters a column encoder reads at fit.
+
+    :class:`~skmixsynth.MixedTypeEncoder` builds one from its parameters and hands it to every
+    column encoder's ``fit``; see the encoder's docstring for their meaning.
+
+    Parameters
+    ----------
+    numerical_encoding : {"quantile", "minmax"}, default="quantile"
+    n_quantiles : int, default=1000
+    point_masses : float in (0, 1) or None, default=None
+    max_categories : int or None, default=None
+    min_count : int or None, default=None
+    identifiers : {"fresh", "drop"} or None, default=None
+    random_state : int or None, default=None
+        A seed (the encoder's ``random_state`` when it is an int).
+
+    Examples
+    --------
+    >>> from skmixsynth._columns import EncoderSettings
+    >>> EncoderSettings(numerical_encoding="minmax").n_quantiles
+    1000
+    """
+
+    numerical_encoding: str = "quantile"
+    n_quantiles: int = 1000
+    point_masses: float | None = None
+    max_categories: int | None = None
+    min_count: int | None = None
+    identifiers: str | None = None
+    random_state: int | None = None
+
+
+# ============================================================================ registry
+_REGISTRY = {}
+
+
+def register_column_encoder(cls):
+    """Register a column-encoder class under its ``type_name`` (usable as a decorator).
+
+    :func:`column_encoder_from_dict` finds the class of a saved column through this registry.
+
+    Examples
+    --------
+    >>> from skmixsynth._columns import column_encoder_class
+    >>> column_encoder_class("categorical").__name__
+    'CategoricalColumn'
+    """
+    _REGISTRY[cls.type_name] = cls
+    return cls
+
+
+def column_encoder_class(type_name):
+    """The column-encoder class registered under ``type_name``.
+
+    ``"identifier"`` is resolved lazily from ``skmixsynth._protection`` (imported only when a
+    table has an identifier column).
+
+    Raises
+    ------
+    ValueError
+        If no class is registered under that name.
+    """
+    if type_name in _REGISTRY:
+        return _REGISTRY[type_name]
+    if type_name == "identifier":
+        from ._protection import IdentifierColumn
+
+        return IdentifierColumn
+    raise ValueError(
+        f"Unknown column encoder type {type_name!r}; known types are "
+        f"{sorted([*_REGISTRY, 'identifier'])}."
+    )
+
+
+def column_encoder_from_dict(data):
+    """Rebuild a fitted column encoder from its ``to_dict()`` output.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skmixsynth._columns import (CategoricalColumn, EncoderSettings,
+    ...                                  column_encoder_from_dict)
+    >>> col = CategoricalColumn().fit(pd.Series(["a", "b"]), name="c",
+    ...                               settings=EncoderSettings())
+    >>> column_encoder_from_dict(col.to_dict()).discrete_labels
+    ('a', 'b')
+    """
+    return column_encoder_class(data["type"]).from_dict(data)
+
+
+def default_column_encoder(kind):
+    """An unfitted column encoder for a column kind (see :func:`~skmixsynth._validation.
+    column_kind`): numerical, datetime or categorical.
+
+    Examples
+    --------
+    >>> from skmixsynth._columns import default_column_encoder
+    >>> default_column_encoder("datetime")
+    DatetimeColumn()
+    """
+    if kind == NUMERICAL:
+        return NumericalColumn()
+    if kind == DATETIME:
+        return DatetimeColumn()
+    if kind == CATEGORICAL:
+        return CategoricalColumn()
+    raise ValueError(f"Unknown column kind {kind!r}.")
+
+
+# ============================================================================ numerical
+@dataclass(frozen=True, eq=False)
+class NumericalSummary:
+    """What a numerical column's fit needs: from a series (exact) or from summary statistics.
+
+    :meth:`NumericalColumn.fit` computes it exactly from the column's values
+    (:meth:`from_values`); a one-pass fit over chunks can build it from accumulated counts,
+    min/max and a quantile sketch and hand it to :meth:`NumericalColumn.fit_summary`.
+
+    Parameters
+    ----------
+    n_missing : int
+        Number of missing values.
+    minimum, maximum : float
+        Range of the values on the scale (point masses excluded).
+    masses : tuple of float, default=()
+        Point-mass values (sorted), which become levels of the state span.
+    quantiles : ndarray or None, default=None
+        Knots of the ``"quantile"`` encoding at the levels ``linspace(0, 1, len(quantiles))``
+        (non-decreasing, at least two).
+    fill : float or None, default=None
+        Encoded value of the rows off the scale (missing, point masses): the scaled median.
+        ``None`` takes the scaled middle knot (``"quantile"``) or 0.5 (``"minmax"``).
+    clip : bool, default=False
+        Whether values outside ``[minimum, maximum]`` are clipped when encoded.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmixsynth._columns import NumericalSummary
+    >>> s = NumericalSummary.from_values(np.array([1.0, 2.0, np.nan, 4.0]), encoding="minmax")
+    >>> s.n_missing, s.minimum, s.maximum, s.fill
+    (1, 1.0, 4.0, 0.3333333333333333)
+    """
+
+    n_missing: int
+    minimum: float
+    maximum: float
+    masses: tuple = ()
+    quantiles: np.ndarray | None = None
+    fill: float | None = None
+    clip: bool = False
+
+    @classmethod
+    def from_values(cls, values, *, encoding, n_quantiles=1000, point_masses=None):
+        """Exact statistics of float64 values (NaN for missing; at least one present, all
+        finite)."""
+        values = np.asarray(values, dtype=np.float64)
+        missing = np.isnan(values)
+        finite = values[~missing]
+        masses = ()
+        if point_masses is not None:
+            levels, counts = np.unique(finite, return_counts=True)
+            chosen = levels[counts >= point_masses * finite.size]
+            rest = finite[~np.isin(finite, chosen)]
+            if chosen.size and rest.size:  # a column of point masses only keeps its scale
+                masses = tuple(float(v) for v in chosen)
+                finite = rest
+        lo, hi = float(finite.min()), float(finite.max())
+        knots = None
+        if encoding == "quantile":
+            n_q = int(min(n_quantiles, max(finite.size, 2)))
+            knots = np.quantile(finite, np.linspace(0.0, 1.0, n_q))
+        fill = float(np.median(_scale(finite, knots, lo, hi)))
+        return cls(int(missing.sum()), lo, hi, masses, knots, fill)
+
+
+@dataclass(frozen=True, eq=False)
+class NumericalState:
+    """Fitted state of a :class:`NumericalColumn` (see its ``to_dict`` table)."""
+
+    dtype: dict
+    encoding: str
+    minimum: float
+    maximum: float
+    masses: tuple
+    has_missing: bool
+    integer: bool
+    quantiles: np.ndarray | None
+    fill: float
+    clip: bool = False
+
+
+def _scale(values, knots, lo, hi):
+    """Values -> [0, 1]: through the knots (``"quantile"``) or the range (``"minmax"``)."""
+    if knots is not None:
+        levels = np.linspace(0.0, 1.0, knots.size)
+        # Average the forward and the reversed interpolation so that a value repeated
+        # over several knots (a point mass) maps to the middle of its CDF interval.
+        up = np.interp(values, knots, levels)
+        down = -np.interp(-values, -knots[::-1], -levels[::-1])
+        return 0.5 * (up + down)
+    if hi == lo:
+        return np.full(values.shape, 0.5)
+    return (values - lo) / (hi - lo)
+
+
+def _unscale(u, knots, lo, hi):
+    """[0, 1] -> values, clipped into the training range."""
+    u = np.clip(np.asarray(u, dtype=np.float64), 0.0, 1.0)
+    if knots is not None:
+        # Linear interpolation between the knots, which sit on the uniform grid
+        # linspace(0, 1, n): the segment index is floor(u * (n - 1)), no search needed
+        # (np.interp's binary search took half of the decoding time of a sample).
+        pos = u * (knots.size - 1)  # at least 2 knots (fit)
+        j = np.minimum(pos.astype(np.intp), knots.size - 2)
+        low, high = knots[j], knots[j + 1]
+        # clipped to the segment: round-off must not step outside the training range
+        return np.clip(low + (pos - j) * (high - low), low, high)
+    return np.clip(lo + u * (hi - lo), lo, hi)
+
+
+def _frozen(array):
+    array = np.array(array, dtype=np.float64)
+    array.flags.writeable = False
+    return array
+
+
+@register_column_encoder
+class NumericalColumn(BaseEstimator):
+    """A numerical column: one scalar in [0, 1], plus a state span for missing values and
+    point masses.
+
+    The scale is ``"quantile"`` (the empirical CDF through ``n_quantiles`` knots, linear
+    between them) or ``"minmax"`` (linear over the training range). With ``point_masses``, a
+    value held by at least that share of the non-missing rows becomes a level of the column's
+    state span (``present``, ``missing`` if any, then ``=value`` per mass) and the scale is
+    fitted on the other values. Integer (and bool) columns are rounded when decoded.
+
+    Parameters
+    ----------
+    encoding : {"quantile", "minmax"} or None, default=None
+        ``None`` takes the encoder's ``numerical_encoding``.
+
+    Attributes
+    ----------
+    name_ : object
+        The column's name.
+    state_ : NumericalState
+        The fitted state (frozen). Its JSON form, :meth:`to_dict`:
+
+        ================  ==========================================================
+        key               value
+        ================  ==========================================================
+        ``type``          ``"numerical"`` (``"datetime"`` for :class:`DatetimeColumn`)
+        ``name``          the column name (JSON-tagged, see ``get_state``)
+        ``dtype``         ``{"name": str(dtype)}`` (and ``storage``/``na_nan`` for strings)
+        ``encoding``      ``"quantile"`` or ``"minmax"``
+        ``masses``        point-mass values, sorted (list of float)
+        ``min``, ``max``  range of the values on the scale (float)
+        ``has_missing``   whether the column had missing values (bool)
+        ``integer``       whether decoded values are rounded (bool)
+        ``quantiles``     knots at ``linspace(0, 1, n)`` (``"quantile"`` only; list of float)
+        ``fill``          encoded value of rows off the scale: scaled median (float)
+        ``clip``          whether encoded values are clipped to ``[min, max]`` (bool)
+        ================  ==========================================================
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skmixsynth._columns import EncoderSettings, NumericalColumn
+    >>> col = NumericalColumn(encoding="minmax").fit(
+    ...     pd.Series([1, 3, None, 5], dtype="Int64"), name="k", settings=EncoderSettings())
+    >>> col.discrete_labels
+    ('present', 'missing')
+    >>> numerical, codes = col.encode(pd.Series([1, None], dtype="Int64"))
+    >>> numerical.ravel().tolist(), codes.ravel().tolist()
+    ([0.0, 0.5], [0, 1])
+    >>> col.decode(numerical, codes, None).tolist()
+    [1, <NA>]
+    """
+
+    type_name = "numerical"
+    span_kind = MISSING
+    n_numerical = 1
+
+    def __init__(self, encoding=None):
+        self.encoding = encoding
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, series, *, name, settings):
+        """Learn the scale, missing values and point masses of ``series``.
+
+        Returns
+        -------
+        self : NumericalColumn
+        """
+        encoding = self._encoding(settings)
+        values, time_scale = self._values_at_fit(series, name)
+        finite = values[~np.isnan(values)]
+        if finite.size == 0:
+            raise ValueError(
+                f"Column {name!r} has only missing values; drop it or fill it before fitting."
+            )
+        if np.isinf(finite).any():
+            raise ValueError(f"Column {name!r} holds infinite values; replace them first.")
+        summary = NumericalSummary.from_values(
+            values, encoding=encoding, n_quantiles=settings.n_quantiles,
+            point_masses=settings.point_masses,
+        )
+        return self.fit_summary(summary, name=name, dtype=series.dtype, **time_scale)
+
+    def fit_summary(self, summary, *, name, dtype, integer=None, **time_scale):
+        """Fit from summary statistics instead of a series (a one-pass fit over chunks).
+
+        Parameters
+        ----------
+        summary : NumericalSummary
+        name : object
+            The column's name.
+        dtype : dtype
+            The training dtype (decoded values have it).
+        integer : bool, default=None
+            Round decoded values; ``None`` decides from ``dtype``.
+        **time_scale
+            ``origin`` and ``unit`` of a :class:`DatetimeColumn`.
+
+        Returns
+        -------
+        self : NumericalColumn
+        """
+        knots = summary.quantiles
+        if knots is not None:
+            knots = _frozen(knots)
+        fill = summary.fill
+        if fill is None:
+            fill = 0.5 if knots is None else float(np.median(knots))
+            fill = float(_scale(np.array([fill]), knots, summary.minimum, summary.maximum)[0])
+        self.name_ = name
+        self.state_ = self._state_class(
+            dtype=_dtype_to_json(dtype),
+            encoding="minmax" if knots is None else "quantile",
+            minimum=float(summary.minimum),
+            maximum=float(summary.maximum),
+            masses=tuple(float(v) for v in summary.masses),
+            has_missing=bool(summary.n_missing),
+            integer=self._is_integer(dtype) if integer is None else bool(integer),
+            quantiles=knots,
+            fill=float(fill),
+            clip=bool(summary.clip),
+            **time_scale,
+        )
+        return self
+
+    _state_class = NumericalState
+
+    def _encoding(self, settings):
+        encoding = settings.numerical_encoding if self.encoding is None else self.encoding
+        if encoding not in ("quantile", "minmax"):
+            raise ValueError(
+                f"encoding of {type(self).__name__} must be 'quantile' or 'minmax'; got "
+                f"{encoding!r}."
+            )
+        return encoding
+
+    @staticmethod
+    def _is_integer(dtype):
+        # Bools forced numerical round to 0/1 too (casting 0.3 to "boolean" would fail).
+        return bool(pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_bool_dtype(dtype))
+
+    def _values_at_fit(self, series, name):
+        """Float64 values (NaN for missing) and the extra state fields of the scale."""
+        if _is_datetime(series.dtype):
+            raise TypeError(
+                f"Column {name!r} holds datetimes; encode it with DatetimeColumn (the aliases "
+                "'quantile' and 'minmax' choose it for datetime columns)."
+            )
+        return numeric_values(series, column=name, what="is numerical"), {}
+
+    def _values(self, series):
+        """Float64 values of ``series`` (NaN for missing) on the column's fitted scale."""
+        return numeric_values(series, column=self.name_, what="is numerical")
+
+    # ------------------------------------------------------------------ layout
+    @property
+    def discrete_labels(self):
+        """Labels of the state span (present, missing, then ``=mass``), or None."""
+        check_is_fitted(self, "state_")
+        st = self.state_
+        if not (st.has_missing or st.masses):
+            return None
+        labels = ["present"] + (["missing"] if st.has_missing else [])
+        masses = [int(v) if st.integer else v for v in st.masses]
+        return tuple(labels + [f"={v}" for v in masses])
+
+    @property
+    def _mass_offset(self):
+        """Index of the first point-mass level in the state span."""
+        return 2 if self.state_.has_missing else 1
+
+    # ------------------------------------------------------------------ encode
+    def encode(self, series):
+        """Encoded values ``(n, 1)`` and state codes ``(n, 1)`` (``(n, 0)`` without a state
+        span)."""
+        check_is_fitted(self, "state_")
+        st = self.state_
+        values = self._values(series)
+        missing = np.isnan(values)
+        if np.isinf(values).any():
+            raise ValueError(f"Column {self.name_!r} holds infinite values; replace them first.")
+        if missing.any() and not st.has_missing:
+            raise ValueError(
+                f"Column {self.name_!r} has {int(missing.sum())} missing value(s), but had none "
+                "when the encoder was fitted, so it has no missing-value indicator. Refit on "
+                "data with missing values in this column, or fill them first."
+            )
+        state = self._state_codes(values, missing)
+        on_scale = state == 0
+        encoded = np.full(values.shape[0], st.fill)
+        encoded[on_scale] = self.scale(values[on_scale])
+        width = 0 if self.discrete_labels is None else 1
+        return encoded[:, None], state[:, None][:, :width]
+
+    def encode_partial(self, series):
+        """Like :meth:`encode` for conditions: NaN where the scale is not used (missing values,
+        point masses), and a ``ValueError`` naming the column and the value for a value the
+        column cannot reproduce exactly (outside the training range, not a whole number of an
+        integer column's unit, missing in a column that had none)."""
+        check_is_fitted(self, "state_")
+        st = self.state_
+        values = self._values(series)
+        missing = np.isnan(values)
+        if missing.any() and not st.has_missing:
+            raise ValueError(
+                f"Column {self.name_!r} had no missing values at fit, so a missing value cannot "
+                "be a condition."
+            )
+        if np.isinf(values).any():
+            raise ValueError(f"Column {self.name_!r} cannot be conditioned on an infinite value.")
+        state = self._state_codes(values, missing)
+        on_scale = state == 0
+        v = values[on_scale]
+        bad = (v < st.minimum) | (v > st.maximum)
+        if st.integer:
+            bad |= v != np.round(v)
+        if bad.any():
+            example = _py(series.to_numpy()[np.flatnonzero(on_scale)[np.argmax(bad)]])
+            whole = ", in whole units" if st.integer else ""
+            raise ValueError(
+                f"Column {self.name_!r} cannot be conditioned on {example!r}: a condition must "
+                f"lie within the training range {self._range_text()}{whole}."
+            )
+        encoded = np.full(values.shape[0], np.nan)
+        encoded[on_scale] = self.scale(v)
+        width = 0 if self.discrete_labels is None else 1
+        return encoded[:, None], state[:, None][:, :width]
+
+    def _range_text(self):
+        st = self.state_
+        return f"[{st.minimum!r}, {st.maximum!r}]"
+
+    def scale(self, values):
+        """Map values on the column's scale to [0, 1] (see :meth:`encode`)."""
+        st = self.state_
+        if st.clip:
+            values = np.clip(values, st.minimum, st.maximum)
+        return _scale(values, st.quantiles, st.minimum, st.maximum)
+
+    def _state_codes(self, values, missing):
+        """Level of each row in the state span: 0 on the scale, 1 missing, then the masses."""
+        st = self.state_
+        state = np.zeros(values.shape[0], dtype=np.int64)
+        masses = np.asarray(st.masses, dtype=np.float64)
+        if masses.size:
+            at = np.searchsorted(masses, values)
+            hit = (at < masses.size) & (masses[np.minimum(at, masses.size - 1)] == values)
+            state[hit] = self._mass_offset + at[hit]
+        if st.has_missing:
+            state[missing] = 1
+        return state
+
+    # ------------------------------------------------------------------ decode
+    def decode(self, numerical, codes, rng=None):
+        """Series from scaled values ``(n, 1)`` and state codes ``(n, 1)`` or ``(n, 0)``."""
+        check_is_fitted(self, "state_")
+        values, missing = self._decode_values(numerical, codes)
+        return self._to_series(values, missing)
+
+    def _decode_values(self, numerical, codes):
+        st = self.state_
+        values = _unscale(numerical[:, 0], st.quantiles, st.minimum, st.maximum)
+        state = codes[:, 0] if codes.shape[1] else None
+        missing = None
+        if state is not None and st.has_missing:
+            # level 1, or no level at all (-1, an all-zero block), is missing
+            missing = (state == 1) | (state < 0)
+        if st.integer:
+            values = np.clip(np.round(values), st.minimum, st.maximum)
+        if state is not None and st.masses:
+            # after the clip: a mass may lie outside the scale's range
+            level = state - self._mass_offset
+            at_mass = level >= 0
+            values[at_mass] = np.asarray(st.masses, dtype=np.float64)[level[at_mass]]
+        return values, missing
+
+    def _to_series(self, values, missing):
+        st = self.state_
+        dtype = _dtype_from_json(st.dtype)
+        series = pd.Series(values)
+        if missing is not None and missing.any():
+            series[missing] = np.nan
+        if isinstance(dtype, np.dtype) and dtype.kind == "O":
+            if st.integer:
+                arr = np.array([None if np.isnan(v) else int(v) for v in values], dtype=object)
+            else:
+                arr = series.to_numpy(dtype=object)
+            if missing is not None:
+                arr[missing] = np.nan
+            return pd.Series(arr, dtype=object)
+        if missing is not None and missing.any() and pd.api.types.is_integer_dtype(dtype):
+            if not isinstance(dtype, pd.api.extensions.ExtensionDtype):
+                return series  # an int column cannot hold NaN; float is the closest
+        return series.astype(dtype)
+
+    # ------------------------------------------------------------------ state
+    def to_dict(self):
+        """The fitted state as JSON-able data (keys in the class docstring)."""
+        check_is_fitted(self, "state_")
+        st = self.state_
+        out = {
+            "type": self.type_name,
+            "name": to_json(self.name_),
+            "dtype": dict(st.dtype),
+            "encoding": st.encoding,
+            "masses": list(st.masses),
+            "min": st.minimum,
+            "max": st.maximum,
+            "has_missing": st.has_missing,
+            "integer": st.integer,
+        }
+        if st.quantiles is not None:
+            out["quantiles"] = st.quantiles.tolist()
+        out["fill"] = st.fill
+        out["clip"] = st.clip
+        return out
+
+    @classmethod
+    def from_dict(cls, data):
+        """Rebuild a fitted column from :meth:`to_dict`'s output."""
+        col = cls(encoding=data["encoding"])
+        col.name_ = from_json(data["name"])
+        knots = data.get("quantiles")
+        col.state_ = cls._state_class(**cls._state_fields(data), quantiles=(
+            None if knots is None else _frozen(knots)))
+        return col
+
+    @staticmethod
+    def _state_fields(data):
+        return {
+            "dtype": dict(data["dtype"]),
+            "encoding": data["encoding"],
+            "minimum": float(data["min"]),
+            "maximum": float(data["max"]),
+            "masses": tuple(float(v) for v in data["masses"]),
+            "has_missing": bool(data["has_missing"]),
+            "integer": bool(data["integer"]),
+            "fill": float(data["fill"]),
+            "clip": bool(data.get("clip", False)),
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class DatetimeState(NumericalState):
+    """Fitted state of a :class:`DatetimeColumn`: a numerical state plus the time scale."""
+
+    origin: int = 0
+    unit: str = "ns"
+
+
+@register_column_encoder
+class DatetimeColumn(NumericalColumn):
+    """A datetime column (naive or time-zone aware): numerical on a time scale.
+
+    Values are counted in whole units of the column's resolution (the coarsest of day, hour,
+    minute, second, ms, us, ns that divides every value) from an origin (the earliest value),
+    so they round like integers and are exact in float64; aware columns are taken in UTC and
+    decoded back into their zone.
+
+    Parameters
+    ----------
+    encoding : {"quantile", "minmax"} or None, default=None
+
+    Attributes
+    ----------
+    name_ : object
+    state_ : DatetimeState
+        :class:`NumericalColumn`'s keys plus ``origin`` (int, nanoseconds since the epoch)
+        and ``unit`` (``"D"``, ``"h"``, ``"min"``, ``"s"``, ``"ms"``, ``"us"`` or ``"ns"``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skmixsynth._columns import DatetimeColumn, EncoderSettings
+    >>> s = pd.Series(pd.to_datetime(["2020-01-01", "2020-01-03", "2020-01-02"]))
+    >>> col = DatetimeColumn(encoding="minmax").fit(s, name="when", settings=EncoderSettings())
+    >>> col.state_.unit, col.encode(s)[0].ravel().tolist()
+    ('D', [0.0, 1.0, 0.5])
+    """
+
+    type_name = "datetime"
+
+    _state_class = DatetimeState
+
+    def _values_at_fit(self, series, name):
+        ns, mask = datetime_ns(series, column=name)
+        valid = ns[~mask]
+        if valid.size == 0:
+            raise ValueError(
+                f"Column {name!r} has only missing values; drop it or fill it before fitting."
+            )
+        origin = int(valid.min())
+        # the coarsest unit that divides every value (and so every offset from the origin)
+        unit = next((u for u, step in _DATETIME_UNITS if np.all(valid % step == 0)), "ns")
+        return self._offsets(ns, mask, origin, unit), {"origin": origin, "unit": unit}
+
+    @staticmethod
+    def _offsets(ns, mask, origin, unit):
+        # Offsets in whole units of the column's resolution: exact in float64 below 2**53.
+        step = _UNIT_NS[unit]
+        offset = ns - origin
+        values = (offset // step).astype(np.float64) + (offset % step) / step
+        values[mask] = np.nan
+        return values
+
+    def _is_integer(self, dtype):
+        return True  # whole units of the resolution
+
+    def _values(self, series):
+        ns, mask = datetime_ns(series, column=self.name_)
+        return self._offsets(ns, mask, self.state_.origin, self.state_.unit)
+
+    def _to_series(self, values, missing):
+        st = self.state_
+        dtype = _dtype_from_json(st.dtype)
+        units = values.astype(np.int64)
+        ns = units * _UNIT_NS[st.unit] + st.origin
+        result = pd.Series(pd.to_datetime(ns, unit="ns"))
+        if missing is not None:
+            result[missing] = pd.NaT
+        if isinstance(dtype, pd.DatetimeTZDtype):
+            result = result.dt.tz_localize("UTC").dt.tz_convert(dtype.tz)
+        return result.astype(dtype)
+
+    def _range_text(self):
+        st = self.state_
+        step = _UNIT_NS[st.unit]
+        lo, hi = (pd.Timestamp(int(v) * step + st.origin) for v in (st.minimum, st.maximum))
+        return f"[{lo}, {hi}] (UTC; unit {st.unit!r})"
+
+    def to_dict(self):
+        out = super().to_dict()
+        out["origin"] = self.state_.origin
+        out["unit"] = self.state_.unit
+        return out
+
+    @staticmethod
+    def _state_fields(data):
+        fields = NumericalColumn._state_fields(data)
+        fields.update(origin=int(data["origin"]), unit=data["unit"])
+        return fields
+
+
+# ============================================================================ categorical
+@dataclass(frozen=True, eq=False)
+class CategoricalState:
+    """Fitted state of a :class:`CategoricalColumn` (see its ``to_dict`` table)."""
+
+    dtype: dict
+    levels: tuple
+    grouped: tuple
+    grouped_p: tuple
+    has_missing: bool
+    ordered: bool
+    categories: tuple | None = None
+
+    @property
+    def bucket(self):
+        """Whether the span has a level shared by several values (``max_categories``)."""
+        return bool(self.grouped)
+
+
+@register_column_encoder
+class CategoricalColumn(BaseEstimator):
+    """A categorical column (bool, object, string, category, or any dtype forced
+    categorical): one level index, a one-hot span in the matrix.
+
+    Levels are sorted (or in the order of a categorical dtype's categories, unused ones
+    included); missing values get a ``nan`` level of their own. With ``max_categories=k`` the
+    ``k - 1`` most frequent levels are kept and the others share one ``"infrequent"`` level,
+    which decodes to one of them drawn with their training frequencies.
+
+    Attributes
+    ----------
+    name_ : object
+    state_ : CategoricalState
+        The fitted state (frozen). Its JSON form, :meth:`to_dict`:
+
+        ===============  ===========================================================
+        key              value
+        ===============  ===========================================================
+        ``type``         ``"categorical"``
+        ``name``         the column name (JSON-tagged)
+        ``dtype``        ``{"name": str(dtype)}`` (and ``storage``/``na_nan`` for strings)
+        ``levels``       levels with a code of their own, in code order (JSON-tagged)
+        ``grouped``      levels sharing the ``"infrequent"`` code (JSON-tagged)
+        ``grouped_p``    their draw probabilities (list of float)
+        ``has_missing``  whether the ``nan`` level exists (bool)
+        ``ordered``      whether a categorical dtype is ordered (bool)
+        ``categories``   a categorical dtype's categories (category dtype only)
+        ===============  ===========================================================
+
+        Codes: ``levels`` first, then the ``"infrequent"`` level (if ``grouped``), then
+        ``nan`` (if ``has_missing``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skmixsynth._columns import CategoricalColumn, EncoderSettings
+    >>> col = CategoricalColumn().fit(pd.Series(["b", "a", None, "b"]), name="c",
+    ...                               settings=EncoderSettings())
+    >>> col.discrete_labels
+    ('a', 'b', 'nan')
+    >>> col.encode(pd.Series(["a", None]))[1].ravel().tolist()
+    [0, 2]
+    """
+
+    type_name = "categorical"
+    span_kind = CATEGORICAL
+    n_numerical = 0
+
+    def __init__(self):
+        pass
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, series, *, name, settings):
+        """Learn the levels of ``series`` (and the grouping of ``max_categories``).
+
+        Returns
+        -------
+        self : CategoricalColumn
+        """
+        if series.isna().all():
+            raise ValueError(
+                f"Column {name!r} has only missing values; drop it or fill it before fitting."
+            )
+        has_missing = bool(series.isna().any())
+        observed = series.dropna()
+        is_category = isinstance(series.dtype, pd.CategoricalDtype)
+        if is_category:
+            levels = list(series.dtype.categories)
+            counts = observed.value_counts(sort=False).reindex(levels, fill_value=0)
+        else:
+            counts = observed.value_counts(sort=False)
+            levels = list(counts.index)
+            try:
+                order = np.argsort(np.asarray(levels, dtype=object), kind="stable")
+                levels = [levels[i] for i in order]
+            except TypeError:  # mixed, unorderable types: keep the order of appearance
+                pass
+            counts = counts.reindex(levels)
+        levels = [_py(v) for v in levels]
+        counts = counts.to_numpy()
+        categories = tuple(levels) if is_category else None
+        kept, grouped, grouped_p = levels, [], []
+        k = settings.max_categories
+        if k is not None and len(levels) > k:
+            order = np.argsort(-counts, kind="stable")
+            keep_idx = np.sort(order[: k - 1])
+            rare_idx = np.sort(order[k - 1 :])
+            kept = [levels[i] for i in keep_idx]
+            grouped = [levels[i] for i in rare_idx]
+            c = counts[rare_idx].astype(float)
+            grouped_p = (c / c.sum()).tolist() if c.sum() > 0 else [1.0 / len(grouped)] * len(
+                grouped)
+        self.name_ = name
+        self.state_ = CategoricalState(
+            dtype=_dtype_to_json(series.dtype),
+            levels=tuple(kept),
+            grouped=tuple(grouped),
+            grouped_p=tuple(grouped_p),
+            has_missing=has_missing,
+            ordered=bool(getattr(series.dtype, "ordered", False)),
+            categories=categories,
+        )
+        return self
+
+    # ------------------------------------------------------------------ layout
+    @property
+    def discrete_labels(self):
+        """Labels of the column's span: its levels, ``infrequent``, ``nan``."""
+        check_is_fitted(self, "state_")
+        st = self.state_
+        labels = [str(v) for v in st.levels]
+        if st.bucket:
+            labels.append(GROUPED_LABEL)
+        if st.has_missing:
+            labels.append("nan")
+        return tuple(labels)
+
+    @property
+    def _missing_code(self):
+        st = self.state_
+        return len(st.levels) + (1 if st.bucket else 0)
+
+    # ------------------------------------------------------------------ encode
+    def encode(self, series, *, handle_unknown="error"):
+        """No numerical scalar and the level code ``(n, 1)`` of each row.
+
+        Parameters
+        ----------
+        series : Series
+        handle_unknown : {"error", "ignore"}, default="error"
+            A value not seen at fit (or a missing value in a column that had none) raises a
+            ``ValueError``, or gets the code -1.
+        """
+        check_is_fitted(self, "state_")
+        st = self.state_
+        n = len(series)
+        codes = np.full(n, -1, dtype=np.int64)
+        isna = series.isna().to_numpy()
+        if isna.any():
+            if not st.has_missing:
+                if handle_unknown == "error":
+                    raise ValueError(
+                        f"Column {self.name_!r} has missing values, but had none when the "
+                        "encoder was fitted. Use handle_unknown='ignore' to encode them as "
+                        "all-zero blocks."
+                    )
+            else:
+                codes[isna] = self._missing_code
+        values = series[~isna].astype(object).to_numpy()
+        idx = self._level_codes(values)
+        unknown = idx < 0
+        if unknown.any() and handle_unknown == "error":
+            examples = pd.unique(values[unknown])[:5].tolist()
+            raise ValueError(
+                f"Column {self.name_!r} has categories not seen at fit: {examples}. "
+                "Use handle_unknown='ignore' to encode them as all-zero blocks."
+            )
+        codes[~isna] = idx
+        return np.empty((n, 0)), codes[:, None]
+
+    def encode_partial(self, series):
+        """Like :meth:`encode` for conditions: a missing value in a column that had none, or a
+        value that is not a level, is a ``ValueError`` naming the column and the value."""
+        check_is_fitted(self, "state_")
+        st = self.state_
+        isna = series.isna().to_numpy()
+        if isna.any() and not st.has_missing:
+            raise ValueError(
+                f"Column {self.name_!r} had no missing values at fit, so a missing value cannot "
+                "be a condition."
+            )
+        codes = np.full(len(series), self._missing_code, dtype=np.int64)
+        values = series[~isna].astype(object).to_numpy()
+        idx = self._level_codes(values, strict=True)
+        if (idx < 0).any():
+            raise ValueError(
+                f"Column {self.name_!r} has no level {_py(values[np.argmax(idx < 0)])!r} to "
+                "condition "
+                f"on; its levels are {self._levels_text()}."
+            )
+        codes[~isna] = idx
+        return np.empty((len(series), 0)), codes[:, None]
+
+    def _levels_text(self, limit=20):
+        levels = [*self.state_.levels, *self.state_.grouped]
+        more = f" and {len(levels) - limit} more" if len(levels) > limit else ""
+        return f"{levels[:limit]}{more}"
+
+    def _level_codes(self, values, strict=False):
+        """Code of each (non-missing) value; -1 where it is not a level."""
+        st = self.state_
+        idx = _lookup(st.levels, values)
+        unknown = idx < 0
+        if st.grouped and unknown.any():
+            in_group = _lookup(st.grouped, values[unknown]) >= 0
+            sub = idx[unknown]
+            sub[in_group] = len(st.levels)
+            idx[unknown] = sub
+        return idx
+
+    # ------------------------------------------------------------------ decode
+    def decode(self, numerical, codes, rng):
+        """Series from the level codes ``(n, 1)`` (-1: missing); ``rng`` draws grouped
+        levels."""
+        check_is_fitted(self, "state_")
+        st = self.state_
+        kept, grouped = st.levels, st.grouped
+        n_kept = len(kept)
+        # ``level``: index into kept + grouped, -1 for missing.
+        level = codes[:, 0].astype(np.int64, copy=True)
+        missing = level < 0
+        if st.has_missing:
+            missing |= level == self._missing_code
+        if grouped:
+            rows = np.flatnonzero(level == n_kept)
+            level[rows] = n_kept + rng.choice(len(grouped), size=rows.size, p=st.grouped_p)
+        level[missing] = -1
+        dtype = self._dtype()
+        if isinstance(dtype, pd.CategoricalDtype):
+            # Integer codes straight into the categories: no hashing of labels.
+            to_category = _lookup(list(dtype.categories), [*kept, *grouped])
+            if (to_category >= 0).all():
+                return pd.Series(pd.Categorical.from_codes(
+                    np.where(level >= 0, to_category[level], -1), dtype=dtype))
+        labels = np.empty(n_kept + len(grouped) + 1, dtype=object)
+        labels[: n_kept + len(grouped)] = [*kept, *grouped]
+        labels[-1] = np.nan
+        values = labels[level]  # -1 picks the trailing NaN
+        # A column that had missing values keeps the dtype that holds them in every sample;
+        # -1 codes (unknown categories) can bring missing values into any column.
+        has_missing = st.has_missing or bool(missing.any())
+        if isinstance(dtype, pd.CategoricalDtype):
+            return pd.Series(pd.Categorical(values, dtype=dtype))
+        if pd.api.types.is_bool_dtype(dtype) and not has_missing:
+            return pd.Series(values.astype(bool), dtype=dtype)
+        if isinstance(dtype, np.dtype) and dtype.kind == "O":
+            return pd.Series(values, dtype=object)
+        if (
+            has_missing
+            and not isinstance(dtype, pd.api.extensions.ExtensionDtype)
+            and dtype.kind != "M"  # datetime64 holds NaT: cast below
+        ):
+            if pd.api.types.is_numeric_dtype(dtype):  # int or float forced categorical
+                return pd.Series(values.astype(float)).astype(
+                    dtype if pd.api.types.is_float_dtype(dtype) else float
+                )
+            return pd.Series(values, dtype=object)
+        return pd.Series(values).astype(dtype)
+
+    def _dtype(self):
+        st = self.state_
+        if st.dtype["name"] == "category":
+            return pd.CategoricalDtype(list(st.categories), ordered=st.ordered)
+        return _dtype_from_json(st.dtype)
+
+    # ------------------------------------------------------------------ state
+    def to_dict(self):
+        """The fitted state as JSON-able data (keys in the class docstring)."""
+        check_is_fitted(self, "state_")
+        st = self.state_
+        out = {
+            "type": self.type_name,
+            "name": to_json(self.name_),
+            "dtype": dict(st.dtype),
+            "levels": [to_json(v) for v in st.levels],
+            "grouped": [to_json(v) for v in st.grouped],
+            "grouped_p": list(st.grouped_p),
+            "has_missing": st.has_missing,
+            "ordered": st.ordered,
+        }
+        if st.categories is not None:
+            out["categories"] = [to_json(v) for v in st.categories]
+        return out
+
+    @classmethod
+    def from_dict(cls, data):
+        """Rebuild a fitted column from :meth:`to_dict`'s output."""
+        col = cls()
+        col.name_ = from_json(data["name"])
+        categories = data.get("categories")
+        col.state_ = CategoricalState(
+            dtype=dict(data["dtype"]),
+            levels=tuple(from_json(v) for v in data["levels"]),
+            grouped=tuple(from_json(v) for v in data["grouped"]),
+            grouped_p=tuple(float(p) for p in data["grouped_p"]),
+            has_missing=bool(data["has_missing"]),
+            ordered=bool(data["ordered"]),
+            categories=None if categories is None else tuple(from_json(v) for v in categories),
+        )
+        return col
+
+
+# ============================================================================ helpers
+def _is_datetime(dtype):
+    return isinstance(dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(dtype)
+
+
+def _lookup(levels, values):
+    """Position of each value in ``levels`` (-1 when absent), matching by equality and type."""
+    table = {}
+    for i, v in enumerate(levels):
+        table.setdefault(_key(v), i)
+    return np.fromiter((table.get(_key(v), -1) for v in values), dtype=np.int64,
+                       count=len(values))
+
+
+def _key(v):
+    v = _py(v)
+    # True == 1 in Python; keep bools apart from ints so that {1, True} are two levels.
+    return (type(v) is bool, v)
+
+
+def _py(v):
+    """Numpy scalars -> Python scalars (so levels compare and serialise simply)."""
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def to_json(v):
+    """A level or a column name as JSON: str, int, bool and None as they are; floats and
+    Timestamps tagged (``{"float": repr}``, ``{"timestamp": iso, "tz": zone}``)."""
+    v = _py(v)
+    if v is None or isinstance(v, (str, bool, int)):
+        return v
+    if isinstance(v, float):
+        return {"float": repr(v)}
+    if isinstance(v, pd.Timestamp):
+        if v.tz is None:
+            return {"timestamp": v.isoformat()}
+        # Stored in UTC with the zone's name: a local ISO string may carry an offset in
+        # seconds (Europe/Paris before 1911 is +00:09:21) that pd.Timestamp cannot parse.
+        return {"timestamp": v.tz_convert("UTC").isoformat(), "tz": str(v.tz)}
+    raise TypeError(
+        f"Cannot save the category value {v!r} of type {type(v).__name__}: only str, int, "
+        "float, bool, None and Timestamp categories can be stored as JSON."
+    )
+
+
+def from_json(v):
+    """Inverse of :func:`to_json`."""
+    if isinstance(v, dict):
+        if "float" in v:
+            return float(v["float"])
+        if "timestamp" in v:
+            ts = pd.Timestamp(v["timestamp"])
+            return ts.tz_convert(v["tz"]) if v.get("tz") else ts
+    return v
+
+
+def _dtype_to_json(dtype):
+    if isinstance(dtype, pd.CategoricalDtype):
+        return {"name": "category"}
+    if isinstance(dtype, pd.StringDtype):
+        na = dtype.na_value
+        return {"name": "string", "storage": dtype.storage,
+                "na_nan": bool(isinstance(na, float) and np.isnan(na))}
+    return {"name": str(dtype)}
+
+
+def _dtype_from_json(d):
+    name = d["name"]
+    if name == "string":
+        return pd.StringDtype(d["storage"], na_value=np.nan if d["na_nan"] else pd.NA)
+    return pd.api.types.pandas_dtype(name)

@@ -1,0 +1,179 @@
+"""Conditional sampling: ``sample(n, conditions=...)`` for every synthesizer.
+
+The conditions are encoded once with ``encoder_.encode_partial`` into per-column views with
+free slots (NaN numericals, -1 codes). A model with a native conditional path fills them in
+``_generate_conditional``; every other model gets the fallback here, exact by construction:
+rejection in encoded space. Candidate rows are generated in rounds; a candidate is accepted
+for a requested row when its codes equal the row's fixed codes and each fixed numerical
+slot is within ``model._condition_tolerance`` of the fixed value on the encoder's (0, 1)
+scale. Requested rows with the same condition share their candidates (a dict condition is one
+group), and each group may draw at most ``max(model._condition_draws_per_row * rows,
+model._condition_min_draws)`` candidates; past that budget the call raises a ValueError naming
+the condition and the acceptance rate reached, never returns fewer rows. Finally the
+conditioned columns of the decoded rows are set to exactly the given values.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ._sampling import MAX_SEED, check_n_samples, generate_frame, generate_views
+from .nn._core import seeded_generator
+
+__all__ = ["sample_conditional"]
+
+
+def sample_conditional(model, n_samples, conditions, rng):
+    """Rows of ``model`` that honour ``conditions`` (see ``BaseSynthesizer.sample``)."""
+    frame, n_samples = _condition_frame(conditions, n_samples)
+    fixed_num, fixed_codes = model.encoder_.encode_partial(frame)
+    if frame.shape[1] == 0 or n_samples == 0:
+        return generate_frame(model, n_samples, rng)
+    torch_seed, decode_seed = (int(s) for s in rng.randint(MAX_SEED, size=2))
+    generator = seeded_generator(torch_seed, model.device_)
+    if len(frame) == 1 and n_samples != 1:  # a dict: one condition for every row
+        frame = frame.loc[np.zeros(n_samples, dtype=np.intp)].reset_index(drop=True)
+        fixed_num = np.repeat(fixed_num, n_samples, axis=0)
+        fixed_codes = np.repeat(fixed_codes, n_samples, axis=0)
+    model.modules_.eval()
+    views = _native(model, fixed_num, fixed_codes, generator)
+    if views is None:
+        views = _rejection(model, frame, fixed_num, fixed_codes, generator)
+    out = model.encoder_.inverse_transform_columns(*views, random_state=decode_seed)
+    for column in frame.columns:
+        out[column] = _exact(frame[column], out[column], column)
+    return out
+
+
+def _condition_frame(conditions, n_samples):
+    """The conditions as a DataFrame (one row for a dict) and the number of rows to return."""
+    if isinstance(conditions, dict):
+        per_row = [k for k, v in conditions.items() if np.ndim(v) != 0]
+        if per_row:
+            raise ValueError(
+                f"A dict of conditions holds one value per column (the same for every row); "
+                f"the values of {per_row} are sequences. Pass a DataFrame for per-row values."
+            )
+        if n_samples is None:
+            raise ValueError("n_samples is needed with a dict of conditions (with a DataFrame "
+                             "it defaults to the number of its rows).")
+        n_samples = check_n_samples(n_samples)
+        return pd.DataFrame({k: [v] for k, v in conditions.items()}, index=[0]), n_samples
+    if isinstance(conditions, pd.DataFrame):
+        if n_samples is not None and check_n_samples(n_samples) != len(conditions):
+            raise ValueError(
+                f"With a DataFrame of conditions each of its rows is one sampled row: "
+                f"n_samples={n_samples!r} differs from its {len(conditions)} rows (pass "
+                "n_samples=None)."
+            )
+        return conditions.reset_index(drop=True), len(conditions)
+    raise TypeError(f"conditions must be a dict of column -> value or a DataFrame of per-row "
+                    f"values; got {type(conditions).__name__}.")
+
+
+def _native(model, fixed_num, fixed_codes, generator):
+    """The model's own conditional rows, or None when it has no such path."""
+    device, n, size = model.device_, fixed_num.shape[0], model._sample_batch_size
+    numerical, codes = [], []
+    with torch.inference_mode():
+        for lo in range(0, n, size):
+            num = torch.as_tensor(fixed_num[lo:lo + size], dtype=torch.float32, device=device)
+            code = torch.as_tensor(fixed_codes[lo:lo + size], device=device)
+            views = model._generate_conditional(num, code, generator)
+            if views is None:
+                return None
+            numerical.append(views[0].to("cpu", torch.float32).numpy())
+            codes.append(views[1].to("cpu", torch.int64).numpy())
+    numerical, codes = np.concatenate(numerical), np.concatenate(codes)
+    bad = (fixed_codes >= 0) & (codes != fixed_codes)
+    if bad.any():
+        raise RuntimeError(f"{type(model).__name__}._generate_conditional returned "
+                           f"{int(bad.any(axis=1).sum())} rows whose levels differ from the "
+                           "fixed ones.")
+    return numerical, codes
+
+
+def _rejection(model, frame, fixed_num, fixed_codes, generator):
+    """Per-column views of rows accepted by rejection (see the module's docstring)."""
+    n = fixed_num.shape[0]
+    # requested rows with the same condition share their candidates
+    key = np.concatenate([np.nan_to_num(fixed_num, nan=-1.0), fixed_codes], axis=1)
+    groups, first, group_of = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    group_of = group_of.ravel()
+    g_num, g_codes = fixed_num[first], fixed_codes[first]
+    rows = np.argsort(group_of, kind="stable")  # requested rows, by group
+    n_rows = np.bincount(group_of, minlength=len(groups))
+    row_start = np.concatenate([[0], np.cumsum(n_rows)[:-1]])
+    budget = np.maximum(model._condition_draws_per_row * n_rows, model._condition_min_draws)
+    filled = np.zeros(len(groups), dtype=np.int64)
+    drawn = np.zeros(len(groups), dtype=np.int64)
+    accepted = np.zeros(len(groups), dtype=np.int64)
+    numerical = np.empty((n, fixed_num.shape[1]), dtype=np.float32)
+    codes = np.empty((n, fixed_codes.shape[1]), dtype=np.int64)
+    sampler = model._sampler()
+    tol = model._condition_tolerance
+    while (filled < n_rows).any():
+        pending = n_rows - filled
+        left = budget - drawn
+        stuck = (pending > 0) & (left <= 0)
+        if stuck.any():
+            g = int(np.flatnonzero(stuck)[0])
+            raise ValueError(_budget_message(model, frame.iloc[first[g]], accepted[g],
+                                             drawn[g], pending[g], n_rows[g], budget[g]))
+        # draws for this round: what the acceptance rate seen so far says is enough, with a
+        # margin, at least a few, within the budget and a cap on the round's memory
+        rate = (accepted + 1) / (drawn + 1)
+        want = np.where(pending > 0, np.ceil(pending / rate * 1.25).astype(np.int64), 0)
+        want = np.where(pending > 0, np.maximum(want, 32), 0)
+        total = int(want.sum())
+        if total > model._condition_round_size:
+            want = np.where(pending > 0, np.maximum(
+                1, want * model._condition_round_size // total), 0)
+        want = np.minimum(want, left)
+        cand_group = np.repeat(np.arange(len(groups)), want)
+        num, code = generate_views(model, sampler, len(cand_group), generator)
+        target_num, target_codes = g_num[cand_group], g_codes[cand_group]
+        with np.errstate(invalid="ignore"):
+            num_ok = np.isnan(target_num) | (np.abs(num - target_num) <= tol)
+        ok = num_ok.all(axis=1) & ((target_codes < 0) | (code == target_codes)).all(axis=1)
+        # rank of each accepted candidate within its group; keep as many as are pending
+        csum = np.concatenate([[0], np.cumsum(ok)])
+        starts = np.cumsum(want) - want  # each group's first candidate
+        rank = csum[1:] - csum[starts][cand_group]  # 1-based among the accepted of its group
+        take = ok & (rank <= pending[cand_group])
+        taken_group = cand_group[take]
+        target_rows = rows[row_start[taken_group] + filled[taken_group] + rank[take] - 1]
+        numerical[target_rows] = num[take]
+        codes[target_rows] = code[take]
+        drawn += want
+        accepted += np.bincount(cand_group[ok], minlength=len(groups))
+        filled += np.bincount(taken_group, minlength=len(groups))
+    return numerical, codes
+
+
+def _budget_message(model, condition, accepted, drawn, pending, n_rows, budget):
+    condition = {k: (None if pd.isna(v) else v.item() if isinstance(v, np.generic) else v)
+                 for k, v in condition.items()}
+    return (
+        f"{type(model).__name__} could not generate rows for the condition {condition}: "
+        f"{accepted} of {drawn} generated rows met it (acceptance rate "
+        f"{accepted / max(drawn, 1):.2g}), {pending} of its {n_rows} rows are still missing "
+        f"and its budget of {budget} draws is spent (at most "
+        f"{model._condition_draws_per_row} per requested row, at least "
+        f"{model._condition_min_draws}; numerical values within "
+        f"{model._condition_tolerance} on the encoder's (0, 1) scale). The model rarely "
+        "generates such rows: condition on fewer columns or on more common values."
+    )
+
+
+def _exact(given, decoded, column):
+    """The given values of a conditioned column, in the decoded column's dtype."""
+    try:
+        values = given.astype(decoded.dtype)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"The condition values of column {column!r} ({given.dtype}) cannot "
+                         f"be cast to its training dtype {decoded.dtype}: {exc}") from exc
+    values.index = decoded.index
+    return values
