@@ -79,6 +79,28 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         ``k >= 2`` keeps the ``k - 1`` most frequent levels of a column and groups the rest into
         one ``"infrequent"`` level; the inverse draws a grouped level from the grouped levels'
         training frequencies, so the grouping is reversible in distribution (not row by row).
+    min_count : int or None, default=None
+        Rare-value protection, so that no single person's value is stored in the fitted state
+        or decoded (the synthesizers default to 5). ``None`` keeps the encoder an exact
+        transformer. An integer ``k``:
+
+        - a categorical level seen fewer than ``k`` times is not stored anywhere in the state
+          (levels, grouped levels, a category dtype's categories) and never decoded: such
+          rows share one protected level (labelled ``"_RARE_"``, or folded into
+          ``"infrequent"`` when ``max_categories`` groups levels), which decodes to the
+          placeholder ``"_RARE_"`` in columns whose dtype holds strings (object, string,
+          category: a category column gets ``"_RARE_"`` as a category in place of the
+          protected ones) and to a missing value in the others (numbers, bools and datetimes
+          forced categorical), which then decode with the dtype that holds missing values.
+          Since the protected levels are unknown, ``transform`` encodes every value that is not
+          a stored level as the protected level. ``max_categories`` keeps and draws only
+          levels seen at least ``k`` times;
+        - a numerical (or datetime) column is clipped to the range between its ``k``-th
+          smallest and ``k``-th largest values, its quantile knots are means of disjoint groups
+          of at least ``k`` sorted values (see
+          :meth:`~skmixsynth._columns.NumericalSummary.from_values`), a point mass must be
+          held by at least ``k`` rows, and a datetime's origin is its lower clip bound; a
+          column with fewer than ``2 k`` values on its scale collapses to their mean.
     handle_unknown : {"error", "ignore"}, default="error"
         What ``transform`` does with a category not seen at fit: raise a ``ValueError`` naming
         the column and the values, or encode it as an all-zero block (as
@@ -131,6 +153,7 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         "n_quantiles": [Interval(numbers.Integral, 2, None, closed="left")],
         "point_masses": [Interval(numbers.Real, 0, 1, closed="neither"), None],
         "max_categories": [Interval(numbers.Integral, 2, None, closed="left"), None],
+        "min_count": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "handle_unknown": [StrOptions({"error", "ignore"})],
         "dtype": "no_validation",  # checked in fit
         "random_state": ["random_state"],
@@ -145,6 +168,7 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         n_quantiles=1000,
         point_masses=None,
         max_categories=None,
+        min_count=None,
         handle_unknown="error",
         dtype=np.float64,
         random_state=None,
@@ -155,6 +179,7 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         self.n_quantiles = n_quantiles
         self.point_masses = point_masses
         self.max_categories = max_categories
+        self.min_count = min_count
         self.handle_unknown = handle_unknown
         self.dtype = dtype
         self.random_state = random_state
@@ -206,6 +231,7 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
             n_quantiles=self.n_quantiles,
             point_masses=self.point_masses,
             max_categories=self.max_categories,
+            min_count=self.min_count,
             random_state=None if seed is None else int(seed),
         )
 

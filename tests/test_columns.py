@@ -361,3 +361,157 @@ def test_encode_partial_ignores_handle_unknown_and_checks_its_input(conditioned)
     # nothing given: nothing fixed
     numerical, codes = enc.encode_partial(pd.DataFrame(index=range(2)))
     assert np.isnan(numerical).all() and (codes == -1).all() and codes.shape[0] == 2
+
+
+# ----------------------------------------------------------------------- min_count
+def _leaky_table(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    income = np.round(rng.lognormal(10, 0.5, n), 2)
+    income[17] = 987654321.5  # one person's outlier
+    when = pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 300, n), unit="D")
+    when = pd.Series(when)
+    when[5] = pd.Timestamp("1901-02-03")  # one person's outlier date
+    return pd.DataFrame({
+        "email": [f"person{i}@mail.example" for i in range(n)],
+        "income": income,
+        "city": rng.choice(["Oslo", "Rome", "Lima"], n),
+        "when": when,
+    })
+
+
+def _decoded_samples(enc, n=3000, seed=0):
+    rng = np.random.default_rng(seed)
+    lay = enc.layout_
+    numerical = rng.uniform(-0.5, 1.5, (n, lay.n_numerical))
+    numerical[:50] = 0.0
+    numerical[50:100] = 1.0
+    codes = np.zeros((n, len(lay.cardinalities)), dtype=np.int64)
+    for j, d in enumerate(lay.cardinalities):
+        codes[:, j] = rng.integers(0, d, n)
+    return enc.inverse_transform_columns(numerical, codes, random_state=seed)
+
+
+@pytest.mark.parametrize("encoding", ["quantile", "minmax"])
+def test_rare_values_never_leave_the_training_table(encoding):
+    df = _leaky_table()
+    enc = MixedTypeEncoder(categorical_columns=["email"], numerical_encoding=encoding,
+                           min_count=5, random_state=0).fit(df)
+    text = json.dumps(enc.get_state())
+    assert "@mail.example" not in text and "person" not in text
+    assert "987654321" not in text and "9.87654321" not in text
+    assert str(pd.Timestamp("1901-02-03").value) not in text
+    assert enc.layout_.discrete_spans[0].labels == ("_RARE_",)  # the email span
+    for out in (_decoded_samples(enc), enc.inverse_transform(enc.transform(df))):
+        assert set(out["email"]) == {"_RARE_"}
+        assert out["income"].max() < 1e6
+        assert out["when"].min() >= pd.Timestamp("2020-01-01")
+        assert set(out["city"]) <= {"Oslo", "Rome", "Lima"}
+    # without protection the state holds them all (the leak this guards against)
+    plain = json.dumps(MixedTypeEncoder(categorical_columns=["email"]).fit(df).get_state())
+    assert "person0@mail.example" in plain and "987654321.5" in plain
+
+
+def test_protected_numerical_state_holds_no_single_persons_value():
+    rng = np.random.default_rng(1)
+    values = rng.normal(size=200).round(6)
+    k = 5
+    enc = MixedTypeEncoder(min_count=k, n_quantiles=1000).fit(pd.DataFrame({"x": values}))
+    st = enc.column_encoders_[0].state_
+    ordered = np.sort(values)
+    assert (st.minimum, st.maximum) == (ordered[k - 1], ordered[-k])
+    clipped = np.clip(values, st.minimum, st.maximum)
+    # 200 // 5 = 40 disjoint groups of 5 sorted values
+    assert st.quantiles.size == 40
+    np.testing.assert_allclose(st.quantiles, np.sort(clipped).reshape(40, 5).mean(axis=1))
+    for v in [*st.quantiles, st.minimum, st.maximum]:
+        assert (clipped == v).sum() >= k or not np.isin(v, values), v
+    # decoded values stay in the clipped range
+    out = _decoded_samples(enc)["x"]
+    assert out.between(st.minimum, st.maximum).all()
+    # values beyond the range encode like the bounds (minmax clips too)
+    mm = MixedTypeEncoder(min_count=k, numerical_encoding="minmax").fit(pd.DataFrame({"x": values}))
+    Z = mm.transform(pd.DataFrame({"x": [ordered[0], ordered[-1]]}))
+    np.testing.assert_array_equal(Z[:, 0], [0.0, 1.0])
+
+
+def test_protected_point_masses_need_min_count_rows():
+    df = pd.DataFrame({"g": [0] * 6 + list(range(100, 124))})  # 0 held by 6 of 30 rows
+    assert MixedTypeEncoder(point_masses=0.1, min_count=5).fit(df).layout_.cardinalities == (2,)
+    assert MixedTypeEncoder(point_masses=0.1, min_count=7).fit(df).layout_.cardinalities == ()
+
+
+def test_a_protected_column_with_few_values_collapses_to_their_mean():
+    df = pd.DataFrame({"x": [1.0, 2.0, 6.0, np.nan], "k": pd.array([1, 2, 4, 4], dtype="Int64")})
+    enc = MixedTypeEncoder(min_count=5).fit(df)
+    out = _decoded_samples(enc, n=50)
+    assert set(out["x"].dropna()) == {3.0}
+    assert set(out["k"].dropna()) == {3}  # a whole number, like the column's values
+    assert out["k"].dtype == "Int64"
+
+
+def test_protected_categorical_levels_by_dtype():
+    rng = np.random.default_rng(0)
+    common = rng.choice(["a", "b"], 60).tolist()
+    df = pd.DataFrame({
+        "obj": [*common, "rare1", "rare2"],
+        "str": pd.Series([*common, "rare1", "rare2"], dtype="string"),
+        "cat": pd.Categorical([*common, "rare1", "rare2"], categories=["b", "a", "rare1",
+                                                                          "rare2", "unused"]),
+        "code": [1, 2] * 30 + [77, 78],
+        "flag": [True] * 61 + [False],
+    })
+    enc = MixedTypeEncoder(categorical_columns=["code"], min_count=3).fit(df)
+    text = json.dumps(enc.get_state())
+    for secret in ("rare1", "rare2", "unused", "77", "78"):
+        assert secret not in text, secret
+    assert enc.layout_.cardinalities == (3, 3, 3, 3, 2)
+    assert enc.layout_.discrete_spans[0].labels == ("a", "b", "_RARE_")
+    back = enc.inverse_transform(enc.transform(df))
+    rare = np.arange(len(df)) >= 60
+    assert back["obj"][rare].tolist() == ["_RARE_", "_RARE_"]
+    assert back["str"][rare].tolist() == ["_RARE_", "_RARE_"] and back["str"].dtype == "string"
+    assert list(back["cat"].cat.categories) == ["b", "a", "_RARE_"]
+    assert back["cat"][rare].tolist() == ["_RARE_", "_RARE_"]
+    # a dtype that cannot hold a string gets a missing value (and the dtype that holds it)
+    assert back["code"][rare].isna().all() and back["code"].dtype == np.float64
+    assert back["code"][~rare].tolist() == df["code"][~rare].tolist()
+    assert back["flag"].isna().tolist() == [False] * 61 + [True]
+    # the same dtype whatever the sample
+    assert _decoded_samples(enc, n=5)["code"].dtype == np.float64
+    # transform cannot tell a protected level from a new one: both share its code
+    _, codes = enc.transform_columns(df.assign(obj=["new"] * len(df)))
+    assert (codes[:, 0] == 2).all()
+    with pytest.raises(ValueError, match=r"Column 'obj' has no level 'rare1'"):
+        enc.encode_partial({"obj": "rare1"})
+    with pytest.raises(ValueError, match=r"Column 'code' has no level 77"):
+        enc.encode_partial({"code": 77})
+
+
+def test_max_categories_keeps_and_draws_only_levels_seen_min_count_times():
+    counts = {"l0": 50, "l1": 40, "l2": 30, "l3": 10, "l4": 6, "r1": 2, "r2": 1, "r3": 1}
+    df = pd.DataFrame({"c": np.repeat(list(counts), list(counts.values())).astype(object)})
+    enc = MixedTypeEncoder(max_categories=3, min_count=5, random_state=0).fit(df)
+    col = enc.column_encoders_[0]
+    assert col.discrete_labels == ("l0", "l1", "infrequent")
+    assert col.state_.grouped == ("l2", "l3", "l4") and col.state_.protected
+    np.testing.assert_allclose(col.state_.grouped_p, np.array([30, 10, 6, 4]) / 50)
+    drawn = col.decode(np.empty((20_000, 0)), np.full((20_000, 1), 2), np.random.RandomState(0))
+    freq = drawn.value_counts(normalize=True)
+    assert set(freq.index) == {"l2", "l3", "l4", "_RARE_"}
+    assert abs(freq["_RARE_"] - 0.08) < 0.01
+    assert "r1" not in json.dumps(enc.get_state())
+    # the grouped levels are still recognised; protected ones fall in the same bucket
+    _, codes = enc.transform_columns(pd.DataFrame({"c": ["l3", "r1", "l0"]}))
+    assert codes.ravel().tolist() == [2, 2, 0]
+
+
+def test_min_count_is_validated_and_none_changes_nothing():
+    df = _leaky_table(60)
+    with pytest.raises(ValueError, match="min_count"):
+        MixedTypeEncoder(min_count=0).fit(df)
+    a = MixedTypeEncoder().fit(df)
+    b = MixedTypeEncoder(min_count=None).fit(df)
+    assert a.get_state()["columns"] == b.get_state()["columns"]
+    # min_count=1 protects nothing categorical
+    one = MixedTypeEncoder(min_count=1).fit(df)
+    assert one.layout_.cardinalities == a.layout_.cardinalities
