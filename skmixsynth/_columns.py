@@ -20,6 +20,7 @@ The kind of a column is decided in one place, :func:`skmixsynth._validation.colu
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,12 +34,14 @@ from ._validation import DATETIME, NUMERICAL, datetime_ns, numeric_values
 __all__ = [
     "CategoricalColumn",
     "DatetimeColumn",
+    "DroppedColumn",
     "EncoderSettings",
     "NumericalColumn",
     "NumericalSummary",
     "column_encoder_class",
     "column_encoder_from_dict",
     "default_column_encoder",
+    "identifier_encoder",
     "register_column_encoder",
 ]
 
@@ -170,6 +173,107 @@ def default_column_encoder(kind):
     if kind == CATEGORICAL:
         return CategoricalColumn()
     raise ValueError(f"Unknown column kind {kind!r}.")
+
+
+def identifier_encoder(series, *, name, identifiers):
+    """The column encoder of a column detected as an identifier, or None if it is not one.
+
+    Detection is ``skmixsynth._protection.looks_like_identifier`` (imported here, lazily).
+    A detected column gets a ``UserWarning`` naming it and its handling, and:
+
+    - ``identifiers="fresh"``: an ``IdentifierColumn`` (``skmixsynth._protection``), which
+      decodes to fresh values in the training values' format, never equal to one of them;
+    - ``identifiers="drop"``: a :class:`DroppedColumn`, left out of the decoded tables.
+
+    Either way the column contributes no span to the layout (the model never sees it).
+
+    Parameters
+    ----------
+    series : Series
+    name : object
+    identifiers : {"fresh", "drop"}
+
+    Returns
+    -------
+    encoder : column encoder or None
+    """
+    from ._protection import looks_like_identifier
+
+    if not looks_like_identifier(series):
+        return None
+    if identifiers == "drop":
+        encoder, handling = DroppedColumn(), "it is left out of the decoded tables"
+    else:
+        encoder = column_encoder_class("identifier")()
+        handling = ("its values are replaced by fresh ones in the training values' format, "
+                    "never equal to a training value")
+    warnings.warn(
+        f"Column {name!r} looks like an identifier (almost every value is unique): "
+        f"{handling} (identifiers={identifiers!r}). Name it in categorical_columns, "
+        "numerical_columns or column_encoders to encode it as data instead.",
+        UserWarning,
+        stacklevel=4,  # the caller of MixedTypeEncoder.fit
+    )
+    return encoder
+
+
+@register_column_encoder
+class DroppedColumn(BaseEstimator):
+    """A column left out: it contributes nothing to the model and is not decoded.
+
+    What ``identifiers="drop"`` (and the alias ``"drop"`` of ``column_encoders``) gives a
+    column: ``transform`` ignores it (it may be absent) and ``inverse_transform`` leaves it out
+    of the decoded table, so the decoded table has fewer columns than the training one.
+
+    Attributes
+    ----------
+    name_ : object
+        Its JSON form is ``{"type": "drop", "name": name}``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skmixsynth._columns import DroppedColumn, EncoderSettings
+    >>> col = DroppedColumn().fit(pd.Series(["id1", "id2"]), name="id",
+    ...                           settings=EncoderSettings())
+    >>> col.n_numerical, col.discrete_labels, col.to_dict()
+    (0, None, {'type': 'drop', 'name': 'id'})
+    """
+
+    type_name = "drop"
+    n_numerical = 0
+    discrete_labels = None
+    #: the decoded table leaves the column out
+    in_output = False
+
+    def __init__(self):
+        pass
+
+    def fit(self, series, *, name, settings):
+        """Remember the column's name; nothing is learnt."""
+        self.name_ = name
+        return self
+
+    def encode(self, series):
+        """Nothing: ``(n, 0)`` numericals and codes."""
+        n = len(series)
+        return np.empty((n, 0)), np.empty((n, 0), dtype=np.int64)
+
+    def decode(self, numerical, codes, rng):
+        """Nothing: the column is left out (None)."""
+        return None
+
+    def to_dict(self):
+        """``{"type": "drop", "name": name}``."""
+        check_is_fitted(self, "name_")
+        return {"type": self.type_name, "name": to_json(self.name_)}
+
+    @classmethod
+    def from_dict(cls, data):
+        """Rebuild from :meth:`to_dict`'s output."""
+        col = cls()
+        col.name_ = from_json(data["name"])
+        return col
 
 
 # ============================================================================ numerical

@@ -21,6 +21,7 @@ from ._columns import (
     column_encoder_from_dict,
     default_column_encoder,
     from_json,
+    identifier_encoder,
     to_json,
 )
 from ._layout import CATEGORICAL, NUMERICAL, Layout, Span
@@ -101,6 +102,16 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
           :meth:`~skmixsynth._columns.NumericalSummary.from_values`), a point mass must be
           held by at least ``k`` rows, and a datetime's origin is its lower clip bound; a
           column with fewer than ``2 k`` values on its scale collapses to their mean.
+    identifiers : {"fresh", "drop"} or None, default=None
+        What happens to a column that looks like an identifier (an email, a customer id:
+        string or integer values almost all unique; the rule is
+        ``skmixsynth._protection.looks_like_identifier``) and is not named in
+        ``categorical_columns``, ``numerical_columns`` or ``column_encoders``: ``None`` (the
+        default) detects nothing; ``"fresh"`` (the synthesizers' default) decodes it to fresh
+        values in the training values' format that never equal a training value; ``"drop"``
+        leaves it out of the decoded tables (``inverse_transform`` returns the other columns,
+        and ``transform`` does not need it). Either way the column adds nothing to the layout,
+        and a ``UserWarning`` names it and its handling.
     handle_unknown : {"error", "ignore"}, default="error"
         What ``transform`` does with a category not seen at fit: raise a ``ValueError`` naming
         the column and the values, or encode it as an all-zero block (as
@@ -154,6 +165,7 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         "point_masses": [Interval(numbers.Real, 0, 1, closed="neither"), None],
         "max_categories": [Interval(numbers.Integral, 2, None, closed="left"), None],
         "min_count": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "identifiers": [StrOptions({"fresh", "drop"}), None],
         "handle_unknown": [StrOptions({"error", "ignore"})],
         "dtype": "no_validation",  # checked in fit
         "random_state": ["random_state"],
@@ -169,6 +181,7 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         point_masses=None,
         max_categories=None,
         min_count=None,
+        identifiers=None,
         handle_unknown="error",
         dtype=np.float64,
         random_state=None,
@@ -180,6 +193,7 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         self.point_masses = point_masses
         self.max_categories = max_categories
         self.min_count = min_count
+        self.identifiers = identifiers
         self.handle_unknown = handle_unknown
         self.dtype = dtype
         self.random_state = random_state
@@ -232,6 +246,7 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
             point_masses=self.point_masses,
             max_categories=self.max_categories,
             min_count=self.min_count,
+            identifiers=self.identifiers,
             random_state=None if seed is None else int(seed),
         )
 
@@ -246,7 +261,10 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         plan = []
         for col in frame.columns:
             kind = column_kind(frame[col], name=col, forced=forced.get(col))
-            plan.append((col, default_column_encoder(kind)))
+            encoder = None
+            if self.identifiers is not None and col not in forced:
+                encoder = identifier_encoder(frame[col], name=col, identifiers=self.identifiers)
+            plan.append((col, encoder or default_column_encoder(kind)))
         return plan
 
     @property
@@ -263,7 +281,8 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : DataFrame or 2-D array-like
-            Must hold every column seen at fit (extra columns are ignored).
+            Must hold every column seen at fit (extra columns are ignored), except identifier
+            and dropped columns, which add nothing to the layout.
 
         Returns
         -------
@@ -278,6 +297,8 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         numerical = np.empty((n, lay.n_numerical), dtype=np.float64)
         codes = np.empty((n, len(lay.discrete_spans)), dtype=np.int64)
         for name, col in zip(self._names, self.column_encoders_, strict=True):
+            if not _contributes(col):
+                continue  # nothing to encode (an identifier or a dropped column)
             num, code = self._encode_column(col, frame[name])
             if num.shape[1]:
                 numerical[:, lay.numerical_position(name)] = num[:, 0]
@@ -407,7 +428,8 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
             i, j = lay.numerical_position(name), lay.discrete_position(name)
             num = numerical[:, i:i + 1] if i is not None else numerical[:, :0].reshape(n, 0)
             code = codes[:, j:j + 1] if j is not None else codes[:, :0].reshape(n, 0)
-            out[name] = col.decode(num, code, rng)
+            if getattr(col, "in_output", True):
+                out[name] = col.decode(num, code, rng)
         return pd.DataFrame(out, columns=list(out))
 
     def transform_columns(self, X):
@@ -500,9 +522,7 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         for c in frame.columns:
             i = by_name[str(c)]
             name, col = self._names[i], self.column_encoders_[i]
-            if not hasattr(col, "encode_partial") or (
-                col.n_numerical == 0 and col.discrete_labels is None
-            ):
+            if not (_contributes(col) and hasattr(col, "encode_partial")):
                 raise ValueError(
                     f"Column {name!r} cannot be a condition: it is encoded as "
                     f"{type(col).__name__}, which contributes nothing to the model (its values "
@@ -594,7 +614,10 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
                     f"{self.n_features_in_} features as input."
                 )
             frame.columns = list(self._names)
-        missing = [c for c in self._names if c not in frame.columns]
+        missing = [
+            c for c, col in zip(self._names, self.column_encoders_, strict=True)
+            if c not in frame.columns and _contributes(col)
+        ]
         if missing:
             raise ValueError(
                 f"Columns {missing} were seen at fit but are missing from the data to transform "
@@ -687,6 +710,12 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         tags.transformer_tags.preserves_dtype = []
         return tags
 
+
+
+def _contributes(col):
+    """Whether a column encoder adds anything to the layout (identifier and dropped columns
+    do not: ``transform`` skips them, and they may be absent from its input)."""
+    return bool(col.n_numerical) or col.discrete_labels is not None
 
 
 def _partial_frame(X):

@@ -515,3 +515,108 @@ def test_min_count_is_validated_and_none_changes_nothing():
     # min_count=1 protects nothing categorical
     one = MixedTypeEncoder(min_count=1).fit(df)
     assert one.layout_.cardinalities == a.layout_.cardinalities
+
+
+# ----------------------------------------------------------------------- identifiers
+class StandInIdentifierColumn:
+    """A tiny stand-in for skmixsynth._protection.IdentifierColumn (the same protocol)."""
+
+    type_name = "identifier"
+    n_numerical = 0
+    discrete_labels = None
+
+    def fit(self, series, *, name, settings):
+        self.name = name
+        self.prefix = "id-"
+        return self
+
+    def encode(self, series):
+        n = len(series)
+        return np.empty((n, 0)), np.empty((n, 0), dtype=np.int64)
+
+    def decode(self, numerical, codes, rng):
+        return pd.Series([f"{self.prefix}{i}" for i in range(numerical.shape[0])], dtype=object)
+
+    def to_dict(self):
+        return {"type": self.type_name, "name": self.name, "prefix": self.prefix}
+
+    @classmethod
+    def from_dict(cls, data):
+        col = cls()
+        col.name, col.prefix = data["name"], data["prefix"]
+        return col
+
+
+@pytest.fixture
+def stand_in_protection(monkeypatch):
+    """skmixsynth._protection replaced by a stand-in module (PROT writes the real one)."""
+    import sys
+    import types
+
+    module = types.ModuleType("skmixsynth._protection")
+    module.IdentifierColumn = StandInIdentifierColumn
+    module.looks_like_identifier = lambda s: s.nunique() == len(s) and s.dtype == object
+    monkeypatch.setitem(sys.modules, "skmixsynth._protection", module)
+    return module
+
+
+@pytest.fixture
+def with_ids():
+    return pd.DataFrame({
+        "email": [f"p{i}@x.org" for i in range(8)],
+        "code": [f"c{i}" for i in range(8)],
+        "x": np.arange(8.0),
+        "c": list("abababab"),
+    })
+
+
+def test_identifier_columns_decode_to_fresh_values(stand_in_protection, with_ids):
+    with pytest.warns(UserWarning, match=r"Column 'email' looks like an identifier.*"
+                                         r"fresh ones.*identifiers='fresh'"):
+        enc = MixedTypeEncoder(identifiers="fresh", categorical_columns=["code"]).fit(with_ids)
+    assert [type(c).__name__ for c in enc.column_encoders_] == [
+        "StandInIdentifierColumn", "CategoricalColumn", "NumericalColumn", "CategoricalColumn"]
+    assert enc.layout_.column_spans("email") == ()  # no span: the model never sees it
+    assert not any(n.startswith("email") for n in enc.get_feature_names_out())
+    back = enc.inverse_transform(enc.transform(with_ids))
+    assert list(back.columns) == list(with_ids.columns)
+    assert back["email"].tolist() == [f"id-{i}" for i in range(8)]
+    assert_frame_equal(back.drop(columns="email"), with_ids.drop(columns="email"))
+    # through the JSON state, the registry finds the identifier class
+    twin = MixedTypeEncoder.from_state(json.loads(json.dumps(enc.get_state())))
+    assert type(twin.column_encoders_[0]) is StandInIdentifierColumn
+    assert_frame_equal(twin.inverse_transform(enc.transform(with_ids)), back)
+    # transform does not need the column; conditions cannot use it
+    np.testing.assert_array_equal(enc.transform(with_ids.drop(columns="email")),
+                                  enc.transform(with_ids))
+    with pytest.raises(ValueError, match=r"Column 'email' cannot be a condition"):
+        enc.encode_partial({"email": "p1@x.org"})
+
+
+def test_identifier_columns_dropped(stand_in_protection, with_ids):
+    with pytest.warns(UserWarning) as record:
+        enc = MixedTypeEncoder(identifiers="drop").fit(with_ids)
+    messages = sorted(str(w.message) for w in record)
+    assert len(messages) == 2
+    assert messages[0].startswith("Column 'code' looks like an identifier")
+    assert "left out of the decoded tables (identifiers='drop')" in messages[1]
+    assert [c["type"] for c in enc.get_state()["columns"]] == ["drop", "drop", "numerical",
+                                                               "categorical"]
+    back = enc.inverse_transform(enc.transform(with_ids))
+    assert list(back.columns) == ["x", "c"]
+    assert_frame_equal(back, with_ids[["x", "c"]])
+    assert enc.n_features_in_ == 4
+    twin = MixedTypeEncoder.from_state(json.loads(json.dumps(enc.get_state())))
+    assert list(twin.inverse_transform(enc.transform(with_ids[["x", "c"]])).columns) == ["x",
+                                                                                          "c"]
+
+
+def test_identifiers_none_detects_nothing(stand_in_protection, with_ids):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        enc = MixedTypeEncoder().fit(with_ids)
+    assert enc.layout_.discrete_position("email") is not None
+    with pytest.raises(ValueError, match="identifiers"):
+        MixedTypeEncoder(identifiers="hash").fit(with_ids)
