@@ -620,3 +620,103 @@ def test_identifiers_none_detects_nothing(stand_in_protection, with_ids):
     assert enc.layout_.discrete_position("email") is not None
     with pytest.raises(ValueError, match="identifiers"):
         MixedTypeEncoder(identifiers="hash").fit(with_ids)
+
+
+# ----------------------------------------------------------------------- column_encoders
+@pytest.fixture
+def people():
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({
+        "age": rng.integers(18, 90, 50),
+        "income": rng.lognormal(10, 1, 50),
+        "zip": rng.choice([1000, 2000, 3000], 50),
+        "when": pd.Series(pd.date_range("2020-01-01", periods=50, freq="D")),
+        "city": rng.choice(["Oslo", "Rome"], 50),
+    })
+
+
+def test_column_encoders_choose_the_encoding_of_named_columns(people):
+    original = NumericalColumn(encoding="minmax")
+    enc = MixedTypeEncoder(column_encoders=[
+        ("scaled", original, ["age"]),
+        ("codes", "categorical", "zip"),
+        ("dates", "minmax", ["when"]),
+    ]).fit(people)
+    kinds = [type(c).__name__ for c in enc.column_encoders_]
+    assert kinds == ["NumericalColumn", "NumericalColumn", "CategoricalColumn", "DatetimeColumn",
+                     "CategoricalColumn"]
+    age, income = enc.column_encoders_[:2]
+    assert age.state_.encoding == "minmax" and income.state_.encoding == "quantile"
+    assert enc.column_encoders_[3].state_.encoding == "minmax"
+    assert not hasattr(original, "state_")  # the user's instance is copied, never fitted
+    assert set(enc.named_encoders_) == {"scaled", "codes", "dates"}
+    assert enc.named_encoders_.scaled == [age]
+    assert enc.named_encoders_["codes"][0].discrete_labels == ("1000", "2000", "3000")
+    # the integer code is a categorical span; feature names keep their form
+    assert "zip__2000" in enc.get_feature_names_out().tolist()
+    Z = enc.transform(people)
+    np.testing.assert_allclose(Z[:, 0], (people["age"] - people["age"].min())
+                               / np.ptp(people["age"]))
+    assert_frame_equal(enc.inverse_transform(Z), people)
+    # through the JSON state, and through clone
+    twin = MixedTypeEncoder.from_state(json.loads(json.dumps(enc.get_state())))
+    assert list(twin.named_encoders_) == ["scaled", "codes", "dates"]
+    assert [(n, c) for n, _, c in twin.column_encoders] == [
+        ("scaled", ["age"]), ("codes", ["zip"]), ("dates", ["when"])]
+    assert [e for _, e, _ in twin.column_encoders][1:] == ["categorical", "minmax"]
+    assert isinstance(twin.column_encoders[0][1], NumericalColumn)
+    assert twin.column_encoders[0][1].encoding == "minmax"
+    np.testing.assert_array_equal(twin.transform(people), Z)
+    from sklearn.base import clone
+
+    again = clone(enc).fit(people)
+    np.testing.assert_array_equal(again.transform(people), Z)
+
+
+def test_column_encoders_identifier_and_drop(people, stand_in_protection):
+    enc = MixedTypeEncoder(column_encoders=[("ids", "identifier", ["zip"]),
+                                            ("gone", "drop", "city")]).fit(people)
+    assert type(enc.named_encoders_.ids[0]) is StandInIdentifierColumn
+    back = enc.inverse_transform(enc.transform(people))
+    assert list(back.columns) == ["age", "income", "zip", "when"]
+    assert back["zip"].str.startswith("id-").all()
+
+
+def test_named_columns_escape_identifier_detection(people, stand_in_protection):
+    import warnings
+
+    df = people.assign(city=[f"c{i}" for i in range(50)])  # looks like an identifier
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        enc = MixedTypeEncoder(identifiers="fresh",
+                               column_encoders=[("kept", "categorical", ["city"])]).fit(df)
+    assert enc.layout_.discrete_position("city") is not None
+
+
+@pytest.mark.parametrize("column_encoders, error, match", [
+    ([("a", "minmax", ["nope"])], ValueError,
+     r"Columns \['nope'\] of column_encoders entry 'a' are not in the data"),
+    ([("a", "minmax", ["age"]), ("b", "categorical", ["age"])], ValueError,
+     r"Column 'age' is in two column_encoders entries, 'a' and 'b'"),
+    ([("a", "minmax", ["age"]), ("a", "categorical", ["zip"])], ValueError,
+     r"column_encoders names must be unique; 'a' is used twice"),
+    ([("a", "ordinal", ["age"])], ValueError,
+     r"column_encoders entry 'a' has the unknown encoder 'ordinal'"),
+    ([("a", object(), ["age"])], TypeError, r"column_encoders entry 'a' has the encoder"),
+    ([("a", "minmax")], ValueError, r"list of \(name, encoder, columns\) triples"),
+    ([("a", "quantile", ["city"])], ValueError,
+     r"Column 'city' is encoded as 'quantile' in column_encoders but holds non-numeric"),
+])
+def test_column_encoders_errors(people, column_encoders, error, match):
+    with pytest.raises(error, match=match):
+        MixedTypeEncoder(column_encoders=column_encoders).fit(people)
+
+
+@pytest.mark.parametrize("lists, where", [
+    ({"categorical_columns": ["age"]}, "categorical_columns"),
+    ({"numerical_columns": ["age"]}, "numerical_columns"),
+])
+def test_column_encoders_conflict_with_the_kind_lists(people, lists, where):
+    with pytest.raises(ValueError, match=rf"Column 'age' is named both in column_encoders "
+                                         rf"\(entry 'a'\) and in {where}"):
+        MixedTypeEncoder(column_encoders=[("a", "minmax", ["age"])], **lists).fit(people)
