@@ -20,6 +20,7 @@ The kind of a column is decided in one place, :func:`skmixsynth._validation.colu
 from __future__ import annotations
 
 import dataclasses
+import functools
 import warnings
 from dataclasses import dataclass
 
@@ -397,6 +398,15 @@ class NumericalState:
     fill: float
     clip: bool = False
 
+    @functools.cached_property
+    def labels(self):
+        """Labels of the state span (present, missing, then ``=mass``), or None."""
+        if not (self.has_missing or self.masses):
+            return None
+        labels = ["present"] + (["missing"] if self.has_missing else [])
+        masses = [int(v) if self.integer else v for v in self.masses]
+        return tuple(labels + [f"={v}" for v in masses])
+
 
 def _scale(values, knots, lo, hi):
     """Values -> [0, 1]: through the knots (``"quantile"``) or the range (``"minmax"``)."""
@@ -601,12 +611,7 @@ class NumericalColumn(BaseEstimator):
     def discrete_labels(self):
         """Labels of the state span (present, missing, then ``=mass``), or None."""
         check_is_fitted(self, "state_")
-        st = self.state_
-        if not (st.has_missing or st.masses):
-            return None
-        labels = ["present"] + (["missing"] if st.has_missing else [])
-        masses = [int(v) if st.integer else v for v in st.masses]
-        return tuple(labels + [f"={v}" for v in masses])
+        return self.state_.labels
 
     @property
     def _mass_offset(self):
@@ -913,6 +918,16 @@ class CategoricalState:
         levels protected by ``min_count``)."""
         return bool(self.grouped) or self.protected
 
+    @functools.cached_property
+    def labels(self):
+        """Labels of the span: the levels, ``infrequent`` or ``_RARE_``, ``nan``."""
+        labels = [str(v) for v in self.levels]
+        if self.bucket:
+            labels.append(GROUPED_LABEL if self.grouped else PLACEHOLDER)
+        if self.has_missing:
+            labels.append("nan")
+        return tuple(labels)
+
     @property
     def string_like(self):
         """Whether the column can hold the placeholder string (object, string, category)."""
@@ -1045,15 +1060,9 @@ class CategoricalColumn(BaseEstimator):
     # ------------------------------------------------------------------ layout
     @property
     def discrete_labels(self):
-        """Labels of the column's span: its levels, ``infrequent``, ``nan``."""
+        """Labels of the column's span: its levels, ``infrequent`` or ``_RARE_``, ``nan``."""
         check_is_fitted(self, "state_")
-        st = self.state_
-        labels = [str(v) for v in st.levels]
-        if st.bucket:
-            labels.append(GROUPED_LABEL if st.grouped else PLACEHOLDER)
-        if st.has_missing:
-            labels.append("nan")
-        return tuple(labels)
+        return self.state_.labels
 
     @property
     def _missing_code(self):
