@@ -19,6 +19,9 @@ The kind of a column is decided in one place, :func:`skmixsynth._validation.colu
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,17 +35,22 @@ from ._validation import DATETIME, NUMERICAL, datetime_ns, numeric_values
 __all__ = [
     "CategoricalColumn",
     "DatetimeColumn",
+    "DroppedColumn",
     "EncoderSettings",
     "NumericalColumn",
     "NumericalSummary",
     "column_encoder_class",
     "column_encoder_from_dict",
     "default_column_encoder",
+    "identifier_encoder",
     "register_column_encoder",
 ]
 
 #: label of the level that stands for the levels grouped by ``max_categories``
 GROUPED_LABEL = "infrequent"
+#: what the protected level (levels seen fewer than ``min_count`` times) decodes to in columns
+#: that can hold a string (object, string, category); other columns get a missing value
+PLACEHOLDER = "_RARE_"
 
 _DATETIME_UNITS = (  # coarsest first; (name, nanoseconds)
     ("D", 86_400 * 10**9),
@@ -168,6 +176,107 @@ def default_column_encoder(kind):
     raise ValueError(f"Unknown column kind {kind!r}.")
 
 
+def identifier_encoder(series, *, name, identifiers):
+    """The column encoder of a column detected as an identifier, or None if it is not one.
+
+    Detection is ``skmixsynth._protection.looks_like_identifier`` (imported here, lazily).
+    A detected column gets a ``UserWarning`` naming it and its handling, and:
+
+    - ``identifiers="fresh"``: an ``IdentifierColumn`` (``skmixsynth._protection``), which
+      decodes to fresh values in the training values' format, never equal to one of them;
+    - ``identifiers="drop"``: a :class:`DroppedColumn`, left out of the decoded tables.
+
+    Either way the column contributes no span to the layout (the model never sees it).
+
+    Parameters
+    ----------
+    series : Series
+    name : object
+    identifiers : {"fresh", "drop"}
+
+    Returns
+    -------
+    encoder : column encoder or None
+    """
+    from ._protection import looks_like_identifier
+
+    if not looks_like_identifier(series):
+        return None
+    if identifiers == "drop":
+        encoder, handling = DroppedColumn(), "it is left out of the decoded tables"
+    else:
+        encoder = column_encoder_class("identifier")()
+        handling = ("its values are replaced by fresh ones in the training values' format, "
+                    "never equal to a training value")
+    warnings.warn(
+        f"Column {name!r} looks like an identifier (almost every value is unique): "
+        f"{handling} (identifiers={identifiers!r}). Name it in categorical_columns, "
+        "numerical_columns or column_encoders to encode it as data instead.",
+        UserWarning,
+        stacklevel=4,  # the caller of MixedTypeEncoder.fit
+    )
+    return encoder
+
+
+@register_column_encoder
+class DroppedColumn(BaseEstimator):
+    """A column left out: it contributes nothing to the model and is not decoded.
+
+    What ``identifiers="drop"`` (and the alias ``"drop"`` of ``column_encoders``) gives a
+    column: ``transform`` ignores it (it may be absent) and ``inverse_transform`` leaves it out
+    of the decoded table, so the decoded table has fewer columns than the training one.
+
+    Attributes
+    ----------
+    name_ : object
+        Its JSON form is ``{"type": "drop", "name": name}``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skmixsynth._columns import DroppedColumn, EncoderSettings
+    >>> col = DroppedColumn().fit(pd.Series(["id1", "id2"]), name="id",
+    ...                           settings=EncoderSettings())
+    >>> col.n_numerical, col.discrete_labels, col.to_dict()
+    (0, None, {'type': 'drop', 'name': 'id'})
+    """
+
+    type_name = "drop"
+    n_numerical = 0
+    discrete_labels = None
+    #: the decoded table leaves the column out
+    in_output = False
+
+    def __init__(self):
+        pass
+
+    def fit(self, series, *, name, settings):
+        """Remember the column's name; nothing is learnt."""
+        self.name_ = name
+        return self
+
+    def encode(self, series):
+        """Nothing: ``(n, 0)`` numericals and codes."""
+        n = len(series)
+        return np.empty((n, 0)), np.empty((n, 0), dtype=np.int64)
+
+    def decode(self, numerical, codes, rng):
+        """Nothing: the column is left out (None)."""
+        return None
+
+    def to_dict(self):
+        """``{"type": "drop", "name": name}``."""
+        check_is_fitted(self, "name_")
+        return {"type": self.type_name, "name": to_json(self.name_)}
+
+    @classmethod
+    def from_dict(cls, data):
+        """Rebuild from :meth:`to_dict`'s output."""
+        col = cls()
+        col.name_ = from_json(data["name"])
+        return col
+
+
 # ============================================================================ numerical
 @dataclass(frozen=True, eq=False)
 class NumericalSummary:
@@ -212,20 +321,36 @@ class NumericalSummary:
     clip: bool = False
 
     @classmethod
-    def from_values(cls, values, *, encoding, n_quantiles=1000, point_masses=None):
-        """Exact statistics of float64 values (NaN for missing; at least one present, all
-        finite)."""
+    def from_values(cls, values, *, encoding, n_quantiles=1000, point_masses=None,
+                    min_count=None):
+        """Statistics of float64 values (NaN for missing; at least one present, all finite).
+
+        Exact when ``min_count`` is None. With ``min_count=k`` (rare-value protection) no
+        statistic is a value held by fewer than ``k`` rows: point masses must be held by at
+        least ``k`` rows; the other values are clipped to the range between their ``k``-th
+        smallest and ``k``-th largest (each then held by at least ``k`` rows); the quantile
+        knots are the means of ``min(n_quantiles, m // k)`` consecutive groups of the ``m``
+        sorted clipped values (at least ``k`` values each, disjoint, so that no value can be
+        solved for); and the fill is the scaled mean of the ``k`` middle values. A column with
+        fewer than ``2 k`` values on its scale collapses to their mean.
+        """
         values = np.asarray(values, dtype=np.float64)
         missing = np.isnan(values)
         finite = values[~missing]
         masses = ()
         if point_masses is not None:
             levels, counts = np.unique(finite, return_counts=True)
-            chosen = levels[counts >= point_masses * finite.size]
+            frequent = counts >= point_masses * finite.size
+            if min_count is not None:
+                frequent &= counts >= min_count
+            chosen = levels[frequent]
             rest = finite[~np.isin(finite, chosen)]
             if chosen.size and rest.size:  # a column of point masses only keeps its scale
                 masses = tuple(float(v) for v in chosen)
                 finite = rest
+        if min_count is not None:
+            return cls._protected(finite, int(missing.sum()), masses, encoding=encoding,
+                                  n_quantiles=n_quantiles, k=min_count)
         lo, hi = float(finite.min()), float(finite.max())
         knots = None
         if encoding == "quantile":
@@ -233,6 +358,29 @@ class NumericalSummary:
             knots = np.quantile(finite, np.linspace(0.0, 1.0, n_q))
         fill = float(np.median(_scale(finite, knots, lo, hi)))
         return cls(int(missing.sum()), lo, hi, masses, knots, fill)
+
+    @classmethod
+    def _protected(cls, finite, n_missing, masses, *, encoding, n_quantiles, k):
+        s = np.sort(finite)
+        m = s.size
+        if m >= 2 * k:
+            lo, hi = float(s[k - 1]), float(s[m - k])
+            s = np.clip(s, lo, hi)
+            middle = float(s[(m - k) // 2:(m - k) // 2 + k].mean())
+        else:  # too few values to protect both tails
+            lo = hi = middle = float(s.mean())
+        knots = None
+        if encoding == "quantile":
+            if lo == hi:
+                knots = np.array([lo, hi])
+            else:
+                n_groups = int(min(n_quantiles, m // k))
+                bounds = (np.arange(n_groups + 1) * m) // n_groups
+                knots = np.add.reduceat(s, bounds[:-1]) / np.diff(bounds)
+                # round-off must not make the knots decrease or leave [lo, hi]
+                knots = np.clip(np.maximum.accumulate(knots), lo, hi)
+        fill = float(_scale(np.array([middle]), knots, lo, hi)[0])
+        return cls(n_missing, lo, hi, masses, knots, fill, clip=True)
 
 
 @dataclass(frozen=True, eq=False)
@@ -249,6 +397,15 @@ class NumericalState:
     quantiles: np.ndarray | None
     fill: float
     clip: bool = False
+
+    @functools.cached_property
+    def labels(self):
+        """Labels of the state span (present, missing, then ``=mass``), or None."""
+        if not (self.has_missing or self.masses):
+            return None
+        labels = ["present"] + (["missing"] if self.has_missing else [])
+        masses = [int(v) if self.integer else v for v in self.masses]
+        return tuple(labels + [f"={v}" for v in masses])
 
 
 def _scale(values, knots, lo, hi):
@@ -356,7 +513,7 @@ class NumericalColumn(BaseEstimator):
         self : NumericalColumn
         """
         encoding = self._encoding(settings)
-        values, time_scale = self._values_at_fit(series, name)
+        values, time_scale = self._values_at_fit(series, name, settings)
         finite = values[~np.isnan(values)]
         if finite.size == 0:
             raise ValueError(
@@ -366,9 +523,17 @@ class NumericalColumn(BaseEstimator):
             raise ValueError(f"Column {name!r} holds infinite values; replace them first.")
         summary = NumericalSummary.from_values(
             values, encoding=encoding, n_quantiles=settings.n_quantiles,
-            point_masses=settings.point_masses,
+            point_masses=settings.point_masses, min_count=settings.min_count,
         )
-        return self.fit_summary(summary, name=name, dtype=series.dtype, **time_scale)
+        integer = self._is_integer(series.dtype)
+        if integer and summary.clip and summary.minimum == summary.maximum:
+            # a protected column collapsed to its mean: a whole number, like its values
+            v = float(np.round(summary.minimum))
+            summary = dataclasses.replace(
+                summary, minimum=v, maximum=v,
+                quantiles=None if summary.quantiles is None else np.array([v, v]))
+        return self.fit_summary(summary, name=name, dtype=series.dtype, integer=integer,
+                                **time_scale)
 
     def fit_summary(self, summary, *, name, dtype, integer=None, **time_scale):
         """Fit from summary statistics instead of a series (a one-pass fit over chunks).
@@ -428,7 +593,7 @@ class NumericalColumn(BaseEstimator):
         # Bools forced numerical round to 0/1 too (casting 0.3 to "boolean" would fail).
         return bool(pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_bool_dtype(dtype))
 
-    def _values_at_fit(self, series, name):
+    def _values_at_fit(self, series, name, settings):
         """Float64 values (NaN for missing) and the extra state fields of the scale."""
         if _is_datetime(series.dtype):
             raise TypeError(
@@ -446,12 +611,7 @@ class NumericalColumn(BaseEstimator):
     def discrete_labels(self):
         """Labels of the state span (present, missing, then ``=mass``), or None."""
         check_is_fitted(self, "state_")
-        st = self.state_
-        if not (st.has_missing or st.masses):
-            return None
-        labels = ["present"] + (["missing"] if st.has_missing else [])
-        masses = [int(v) if st.integer else v for v in st.masses]
-        return tuple(labels + [f"={v}" for v in masses])
+        return self.state_.labels
 
     @property
     def _mass_offset(self):
@@ -642,7 +802,8 @@ class DatetimeColumn(NumericalColumn):
     """A datetime column (naive or time-zone aware): numerical on a time scale.
 
     Values are counted in whole units of the column's resolution (the coarsest of day, hour,
-    minute, second, ms, us, ns that divides every value) from an origin (the earliest value),
+    minute, second, ms, us, ns that divides every value) from an origin (the earliest value;
+    with ``min_count=k``, the ``k``-th earliest, the lower clip bound),
     so they round like integers and are exact in float64; aware columns are taken in UTC and
     decoded back into their zone.
 
@@ -671,16 +832,23 @@ class DatetimeColumn(NumericalColumn):
 
     _state_class = DatetimeState
 
-    def _values_at_fit(self, series, name):
+    def _values_at_fit(self, series, name, settings):
         ns, mask = datetime_ns(series, column=name)
         valid = ns[~mask]
         if valid.size == 0:
             raise ValueError(
                 f"Column {name!r} has only missing values; drop it or fill it before fitting."
             )
-        origin = int(valid.min())
         # the coarsest unit that divides every value (and so every offset from the origin)
         unit = next((u for u, step in _DATETIME_UNITS if np.all(valid % step == 0)), "ns")
+        k = settings.min_count
+        if k is None:
+            origin = int(valid.min())
+        elif valid.size >= 2 * k:  # the lower clip bound, held by k rows once clipped
+            origin = int(np.partition(valid, k - 1)[k - 1])
+        else:  # the column collapses to its mean: an origin on the unit grid near it
+            step = _UNIT_NS[unit]
+            origin = int(np.floor(valid.astype(np.float64).mean() / step)) * step
         return self._offsets(ns, mask, origin, unit), {"origin": origin, "unit": unit}
 
     @staticmethod
@@ -742,11 +910,28 @@ class CategoricalState:
     has_missing: bool
     ordered: bool
     categories: tuple | None = None
+    protected: bool = False
 
     @property
     def bucket(self):
-        """Whether the span has a level shared by several values (``max_categories``)."""
-        return bool(self.grouped)
+        """Whether the span has a level shared by several values (``max_categories``, or the
+        levels protected by ``min_count``)."""
+        return bool(self.grouped) or self.protected
+
+    @functools.cached_property
+    def labels(self):
+        """Labels of the span: the levels, ``infrequent`` or ``_RARE_``, ``nan``."""
+        labels = [str(v) for v in self.levels]
+        if self.bucket:
+            labels.append(GROUPED_LABEL if self.grouped else PLACEHOLDER)
+        if self.has_missing:
+            labels.append("nan")
+        return tuple(labels)
+
+    @property
+    def string_like(self):
+        """Whether the column can hold the placeholder string (object, string, category)."""
+        return self.dtype["name"] in ("object", "string", "category")
 
 
 @register_column_encoder
@@ -816,6 +1001,7 @@ class CategoricalColumn(BaseEstimator):
         has_missing = bool(series.isna().any())
         observed = series.dropna()
         is_category = isinstance(series.dtype, pd.CategoricalDtype)
+        categories = None
         if is_category:
             levels = list(series.dtype.categories)
             counts = observed.value_counts(sort=False).reindex(levels, fill_value=0)
@@ -830,16 +1016,32 @@ class CategoricalColumn(BaseEstimator):
             counts = counts.reindex(levels)
         levels = [_py(v) for v in levels]
         counts = counts.to_numpy()
-        categories = tuple(levels) if is_category else None
+        n_protected = 0
+        if settings.min_count is not None:
+            # rare-value protection: levels seen fewer than min_count times are dropped from
+            # every list of the state (a category dtype gets the placeholder in their place)
+            # and their rows share one protected level
+            frequent = counts >= settings.min_count
+            n_protected = int(counts[~frequent].sum())
+            levels = [v for v, f in zip(levels, frequent, strict=True) if f]
+            if is_category:
+                categories = tuple(levels)
+                if not frequent.all() and PLACEHOLDER not in levels:
+                    categories += (PLACEHOLDER,)
+            counts = counts[frequent]
+        elif is_category:
+            categories = tuple(levels)
         kept, grouped, grouped_p = levels, [], []
         k = settings.max_categories
-        if k is not None and len(levels) > k:
+        if k is not None and len(levels) + (n_protected > 0) > k:
             order = np.argsort(-counts, kind="stable")
             keep_idx = np.sort(order[: k - 1])
             rare_idx = np.sort(order[k - 1 :])
             kept = [levels[i] for i in keep_idx]
             grouped = [levels[i] for i in rare_idx]
             c = counts[rare_idx].astype(float)
+            if n_protected:  # the protected rows are drawn as the placeholder, by their share
+                c = np.append(c, n_protected)
             grouped_p = (c / c.sum()).tolist() if c.sum() > 0 else [1.0 / len(grouped)] * len(
                 grouped)
         self.name_ = name
@@ -851,21 +1053,16 @@ class CategoricalColumn(BaseEstimator):
             has_missing=has_missing,
             ordered=bool(getattr(series.dtype, "ordered", False)),
             categories=categories,
+            protected=n_protected > 0,
         )
         return self
 
     # ------------------------------------------------------------------ layout
     @property
     def discrete_labels(self):
-        """Labels of the column's span: its levels, ``infrequent``, ``nan``."""
+        """Labels of the column's span: its levels, ``infrequent`` or ``_RARE_``, ``nan``."""
         check_is_fitted(self, "state_")
-        st = self.state_
-        labels = [str(v) for v in st.levels]
-        if st.bucket:
-            labels.append(GROUPED_LABEL)
-        if st.has_missing:
-            labels.append("nan")
-        return tuple(labels)
+        return self.state_.labels
 
     @property
     def _missing_code(self):
@@ -948,6 +1145,9 @@ class CategoricalColumn(BaseEstimator):
             sub = idx[unknown]
             sub[in_group] = len(st.levels)
             idx[unknown] = sub
+        if st.protected and not strict:
+            # the protected levels are not stored: every other value shares their level
+            idx[idx < 0] = len(st.levels)
         return idx
 
     # ------------------------------------------------------------------ decode
@@ -958,29 +1158,38 @@ class CategoricalColumn(BaseEstimator):
         st = self.state_
         kept, grouped = st.levels, st.grouped
         n_kept = len(kept)
-        # ``level``: index into kept + grouped, -1 for missing.
+        n_known = n_kept + len(grouped)
+        # ``level``: index into kept + grouped (+ the placeholder), -1 for missing.
         level = codes[:, 0].astype(np.int64, copy=True)
         missing = level < 0
         if st.has_missing:
             missing |= level == self._missing_code
         if grouped:
             rows = np.flatnonzero(level == n_kept)
-            level[rows] = n_kept + rng.choice(len(grouped), size=rows.size, p=st.grouped_p)
+            level[rows] = n_kept + rng.choice(len(grouped) + st.protected, size=rows.size,
+                                              p=st.grouped_p)
+        # the protected level: the placeholder where the dtype holds strings, else missing
+        placeholder = PLACEHOLDER if st.string_like else np.nan
+        if st.protected and not st.string_like:
+            missing |= level == n_known
         level[missing] = -1
+        known = [*kept, *grouped] + ([placeholder] if st.protected else [])
         dtype = self._dtype()
         if isinstance(dtype, pd.CategoricalDtype):
             # Integer codes straight into the categories: no hashing of labels.
-            to_category = _lookup(list(dtype.categories), [*kept, *grouped])
+            to_category = _lookup(list(dtype.categories), known)
             if (to_category >= 0).all():
                 return pd.Series(pd.Categorical.from_codes(
                     np.where(level >= 0, to_category[level], -1), dtype=dtype))
-        labels = np.empty(n_kept + len(grouped) + 1, dtype=object)
-        labels[: n_kept + len(grouped)] = [*kept, *grouped]
+        labels = np.empty(len(known) + 1, dtype=object)
+        labels[: len(known)] = known
         labels[-1] = np.nan
         values = labels[level]  # -1 picks the trailing NaN
-        # A column that had missing values keeps the dtype that holds them in every sample;
-        # -1 codes (unknown categories) can bring missing values into any column.
-        has_missing = st.has_missing or bool(missing.any())
+        # A column that had missing values keeps the dtype that holds them in every sample
+        # (so does one whose protected level decodes as missing); -1 codes (unknown
+        # categories) can bring missing values into any column.
+        has_missing = (st.has_missing or (st.protected and not st.string_like)
+                       or bool(missing.any()))
         if isinstance(dtype, pd.CategoricalDtype):
             return pd.Series(pd.Categorical(values, dtype=dtype))
         if pd.api.types.is_bool_dtype(dtype) and not has_missing:
@@ -1022,6 +1231,7 @@ class CategoricalColumn(BaseEstimator):
         }
         if st.categories is not None:
             out["categories"] = [to_json(v) for v in st.categories]
+        out["protected"] = st.protected
         return out
 
     @classmethod
@@ -1038,6 +1248,7 @@ class CategoricalColumn(BaseEstimator):
             has_missing=bool(data["has_missing"]),
             ordered=bool(data["ordered"]),
             categories=None if categories is None else tuple(from_json(v) for v in categories),
+            protected=bool(data.get("protected", False)),
         )
         return col
 

@@ -194,15 +194,29 @@ class Layout:
         """Index of the column's scalar in the numerical block, or None."""
         return self._column_map[2].get(str(column))
 
-    def discrete_index(self):
-        """Index arrays that gather the discrete block into a padded 3-D tensor.
+    def discrete_index(self, spans=None, *, width=None, relative=False):
+        """Index arrays that gather discrete spans into a padded 3-D tensor.
+
+        The one way spans are gathered: the fused heads and losses (``skmixsynth.nn``), their
+        per-width groups (:meth:`discrete_groups`) and the marginals all read it.
+
+        Parameters
+        ----------
+        spans : sequence of int, default=None
+            Which discrete spans (indices into :attr:`discrete_spans`), in order; all of them
+            by default.
+        width : int, default=None
+            Padded width; the widest of the chosen spans by default.
+        relative : bool, default=False
+            Index into the discrete block ``encoded[:, discrete_slice]`` instead of the whole
+            encoded matrix.
 
         Returns
         -------
-        index : ndarray of shape (n_discrete, max_levels), int64
-            ``encoded[:, index]`` has shape ``(n_rows, n_discrete, max_levels)``; padded
-            positions point at column 0 and must be masked.
-        mask : ndarray of shape (n_discrete, max_levels), bool
+        index : ndarray of shape (n_spans, width), int64
+            ``encoded[:, index]`` has shape ``(n_rows, n_spans, width)``; padded positions
+            point at column 0 (of the matrix, or of the block) and must be masked.
+        mask : ndarray of shape (n_spans, width), bool
             True where the position is a real level.
 
         Examples
@@ -216,15 +230,45 @@ class Layout:
         [[1, 2, 0], [3, 4, 5]]
         >>> mask.sum(axis=1).tolist()
         [2, 3]
+        >>> lay.discrete_index([0], width=4, relative=True)[0].tolist()
+        [[0, 1, 0, 0]]
         """
-        spans = self.discrete_spans
-        k = max((s.dim for s in spans), default=0)
-        index = np.zeros((len(spans), k), dtype=np.int64)
-        mask = np.zeros((len(spans), k), dtype=bool)
-        for i, s in enumerate(spans):
-            index[i, : s.dim] = np.arange(s.start, s.stop)
+        discrete = self.discrete_spans
+        chosen = discrete if spans is None else [discrete[j] for j in spans]
+        k = max((s.dim for s in chosen), default=0) if width is None else int(width)
+        offset = self.n_numerical if relative else 0
+        index = np.zeros((len(chosen), k), dtype=np.int64)
+        mask = np.zeros((len(chosen), k), dtype=bool)
+        for i, s in enumerate(chosen):
+            index[i, : s.dim] = np.arange(s.start - offset, s.stop - offset)
             mask[i, : s.dim] = True
         return index, mask
+
+    def discrete_groups(self):
+        """The discrete spans grouped by width class (the next power of two of their width).
+
+        Padding each group only to its own class keeps a 42-level column from padding the
+        2-level ones; gather a group with ``discrete_index(members, width=k)``.
+
+        Returns
+        -------
+        groups : tuple of (int, tuple of int)
+            ``(k, members)`` by increasing ``k``; ``members`` index :attr:`discrete_spans`, in
+            order.
+
+        Examples
+        --------
+        >>> from skmixsynth import Layout, Span
+        >>> lay = Layout((Span("a", "categorical", 0, 2, "softmax"),
+        ...               Span("b", "categorical", 2, 7, "softmax"),
+        ...               Span("c", "categorical", 7, 9, "softmax")))
+        >>> lay.discrete_groups()
+        ((2, (0, 2)), (8, (1,)))
+        """
+        groups = {}
+        for j, span in enumerate(self.discrete_spans):
+            groups.setdefault(1 << (span.dim - 1).bit_length(), []).append(j)
+        return tuple((k, tuple(members)) for k, members in sorted(groups.items()))
 
     def to_dict(self):
         """A JSON-serialisable form of the layout."""

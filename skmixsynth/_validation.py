@@ -177,7 +177,7 @@ def check_forced_columns(X, *, categorical_columns=None, numerical_columns=None)
     return forced
 
 
-def column_kind(series, *, name, forced=None):
+def column_kind(series, *, name, forced=None, why="is listed in numerical_columns"):
     """The kind of one column: ``"numerical"``, ``"categorical"`` or ``"datetime"``.
 
     The one place where skmixsynth decides a column's kind. Rules: bool, object, string and
@@ -191,6 +191,8 @@ def column_kind(series, *, name, forced=None):
     name : object
         The column's name, for error messages.
     forced : {"categorical", "numerical"} or None, default=None
+    why : str, default="is listed in numerical_columns"
+        Why a column is forced numerical, for the error message.
 
     Raises
     ------
@@ -215,7 +217,7 @@ def column_kind(series, *, name, forced=None):
         if pd.api.types.is_bool_dtype(dtype) or not (
             pd.api.types.is_numeric_dtype(dtype) or _is_datetime(dtype)
         ):
-            numeric_values(series, column=name, what="is listed in numerical_columns")
+            numeric_values(series, column=name, what=why)
             return NUMERICAL
         return DATETIME if _is_datetime(dtype) else NUMERICAL
     if _is_datetime(dtype):

@@ -6,30 +6,44 @@ column kind) and the :class:`~skmixsynth.Layout` built from them.
 
 from __future__ import annotations
 
+import copy
 import numbers
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils import check_random_state
+from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._columns import (
     CategoricalColumn,
+    DatetimeColumn,
+    DroppedColumn,
     EncoderSettings,
+    NumericalColumn,
+    column_encoder_class,
     column_encoder_from_dict,
     default_column_encoder,
     from_json,
+    identifier_encoder,
     to_json,
 )
 from ._layout import CATEGORICAL, NUMERICAL, Layout, Span
-from ._validation import check_forced_columns, check_frame, column_kind, has_feature_names
+from ._validation import (
+    DATETIME,
+    check_forced_columns,
+    check_frame,
+    column_kind,
+    has_feature_names,
+)
 
 __all__ = ["MixedTypeEncoder"]
 
 #: version of the :meth:`MixedTypeEncoder.get_state` format
 STATE_VERSION = 2
+#: string aliases of ``column_encoders``
+ENCODER_ALIASES = ("quantile", "minmax", "categorical", "identifier", "drop")
 
 class MixedTypeEncoder(TransformerMixin, BaseEstimator):
     """Encode a mixed-type table as a float matrix, with an exact inverse.
@@ -55,6 +69,16 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         datetimes are numerical on a time scale.
     numerical_columns : list of str, default=None
         Columns to treat as numerical whatever their dtype (their values must parse as numbers).
+    column_encoders : list of (name, encoder, columns), default=None
+        The encoding of chosen columns, in :class:`~sklearn.compose.ColumnTransformer`'s
+        manner; the other columns are inferred as usual. ``encoder`` is an alias --
+        ``"quantile"`` or ``"minmax"`` (a numerical column with that scale; a datetime column
+        stays on its time scale), ``"categorical"`` (say an integer code), ``"identifier"``
+        (fresh values, see ``identifiers``), ``"drop"`` (left out of the decoded table) -- or
+        an unfitted column encoder such as ``NumericalColumn(encoding="minmax")``, copied for
+        each column before fit. ``columns`` is a column name or a list of names. A column may
+        be in one entry only, and not also in ``categorical_columns`` /
+        ``numerical_columns``. The fitted encoders are :attr:`named_encoders_`.
     numerical_encoding : {"quantile", "minmax"}, default="quantile"
         ``"minmax"`` scales each column linearly to [0, 1] with its training range (mixGAN
         §4.1). ``"quantile"`` maps each column through its empirical CDF (``n_quantiles``
@@ -79,6 +103,38 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         ``k >= 2`` keeps the ``k - 1`` most frequent levels of a column and groups the rest into
         one ``"infrequent"`` level; the inverse draws a grouped level from the grouped levels'
         training frequencies, so the grouping is reversible in distribution (not row by row).
+    min_count : int or None, default=None
+        Rare-value protection, so that no single person's value is stored in the fitted state
+        or decoded (the synthesizers default to 5). ``None`` keeps the encoder an exact
+        transformer. An integer ``k``:
+
+        - a categorical level seen fewer than ``k`` times is not stored anywhere in the state
+          (levels, grouped levels, a category dtype's categories) and never decoded: such
+          rows share one protected level (labelled ``"_RARE_"``, or folded into
+          ``"infrequent"`` when ``max_categories`` groups levels), which decodes to the
+          placeholder ``"_RARE_"`` in columns whose dtype holds strings (object, string,
+          category: a category column gets ``"_RARE_"`` as a category in place of the
+          protected ones) and to a missing value in the others (numbers, bools and datetimes
+          forced categorical), which then decode with the dtype that holds missing values.
+          Since the protected levels are unknown, ``transform`` encodes every value that is not
+          a stored level as the protected level. ``max_categories`` keeps and draws only
+          levels seen at least ``k`` times;
+        - a numerical (or datetime) column is clipped to the range between its ``k``-th
+          smallest and ``k``-th largest values, its quantile knots are means of disjoint groups
+          of at least ``k`` sorted values (see
+          :meth:`~skmixsynth._columns.NumericalSummary.from_values`), a point mass must be
+          held by at least ``k`` rows, and a datetime's origin is its lower clip bound; a
+          column with fewer than ``2 k`` values on its scale collapses to their mean.
+    identifiers : {"fresh", "drop"} or None, default=None
+        What happens to a column that looks like an identifier (an email, a customer id:
+        string or integer values almost all unique; the rule is
+        ``skmixsynth._protection.looks_like_identifier``) and is not named in
+        ``categorical_columns``, ``numerical_columns`` or ``column_encoders``: ``None`` (the
+        default) detects nothing; ``"fresh"`` (the synthesizers' default) decodes it to fresh
+        values in the training values' format that never equal a training value; ``"drop"``
+        leaves it out of the decoded tables (``inverse_transform`` returns the other columns,
+        and ``transform`` does not need it). Either way the column adds nothing to the layout,
+        and a ``UserWarning`` names it and its handling.
     handle_unknown : {"error", "ignore"}, default="error"
         What ``transform`` does with a category not seen at fit: raise a ``ValueError`` naming
         the column and the values, or encode it as an all-zero block (as
@@ -100,6 +156,8 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         :class:`~skmixsynth.CategoricalColumn`): each holds its frozen fitted state.
     columns_ : list of dict
         Read-only: each column encoder's ``to_dict()`` (JSON-serialisable).
+    named_encoders_ : sklearn.utils.Bunch
+        Read-only: the fitted column encoders of each ``column_encoders`` entry, by name.
     n_features_in_ : int
         Number of input columns.
     feature_names_in_ : ndarray of str
@@ -127,10 +185,13 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
     _parameter_constraints = {
         "categorical_columns": ["array-like", None],
         "numerical_columns": ["array-like", None],
+        "column_encoders": [list, tuple, None],
         "numerical_encoding": [StrOptions({"quantile", "minmax"})],
         "n_quantiles": [Interval(numbers.Integral, 2, None, closed="left")],
         "point_masses": [Interval(numbers.Real, 0, 1, closed="neither"), None],
         "max_categories": [Interval(numbers.Integral, 2, None, closed="left"), None],
+        "min_count": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "identifiers": [StrOptions({"fresh", "drop"}), None],
         "handle_unknown": [StrOptions({"error", "ignore"})],
         "dtype": "no_validation",  # checked in fit
         "random_state": ["random_state"],
@@ -141,20 +202,26 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         *,
         categorical_columns=None,
         numerical_columns=None,
+        column_encoders=None,
         numerical_encoding="quantile",
         n_quantiles=1000,
         point_masses=None,
         max_categories=None,
+        min_count=None,
+        identifiers=None,
         handle_unknown="error",
         dtype=np.float64,
         random_state=None,
     ):
         self.categorical_columns = categorical_columns
         self.numerical_columns = numerical_columns
+        self.column_encoders = column_encoders
         self.numerical_encoding = numerical_encoding
         self.n_quantiles = n_quantiles
         self.point_masses = point_masses
         self.max_categories = max_categories
+        self.min_count = min_count
+        self.identifiers = identifiers
         self.handle_unknown = handle_unknown
         self.dtype = dtype
         self.random_state = random_state
@@ -179,16 +246,19 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
             raise ValueError(f"dtype must be numpy.float32 or numpy.float64; got {self.dtype!r}.")
         frame = check_frame(X)
         settings = self._settings()
-        encoders = []
-        for col, encoder in self._plan(frame):
+        encoders, named = [], {}
+        for col, encoder, group in self._plan(frame):
             series = frame[col]
             if series.isna().all():
                 raise ValueError(
                     f"Column {col!r} has only missing values; drop it or fill it before fitting."
                 )
+            if group is not None:
+                named.setdefault(group, []).append(len(encoders))
             encoders.append(encoder.fit(series, name=col, settings=settings))
         self.column_encoders_ = encoders
         self._names = list(frame.columns)
+        self._named = named
         self.n_features_in_ = frame.shape[1]
         # scikit-learn convention: only a DataFrame with all-string names has feature names
         # (an array gets the internal names x0, x1, ... which are not feature names).
@@ -206,22 +276,97 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
             n_quantiles=self.n_quantiles,
             point_masses=self.point_masses,
             max_categories=self.max_categories,
+            min_count=self.min_count,
+            identifiers=self.identifiers,
             random_state=None if seed is None else int(seed),
         )
 
     def _plan(self, frame):
-        """``(column, unfitted column encoder)`` for every column, in order: the one place
-        where a column's encoder is chosen."""
+        """``(column, unfitted column encoder, column_encoders entry name or None)`` for every
+        column, in order: the one place where a column's encoder is chosen."""
         forced = check_forced_columns(
             frame,
             categorical_columns=self.categorical_columns,
             numerical_columns=self.numerical_columns,
         )
+        chosen = self._check_column_encoders(frame, forced)
         plan = []
         for col in frame.columns:
+            if col in chosen:
+                group, spec = chosen[col]
+                plan.append((col, _resolve_encoder(spec, frame[col], col), group))
+                continue
             kind = column_kind(frame[col], name=col, forced=forced.get(col))
-            plan.append((col, default_column_encoder(kind)))
+            encoder = None
+            if self.identifiers is not None and col not in forced:
+                encoder = identifier_encoder(frame[col], name=col, identifiers=self.identifiers)
+            plan.append((col, encoder or default_column_encoder(kind), None))
         return plan
+
+    def _check_column_encoders(self, frame, forced):
+        """``{column: (entry name, encoder spec)}`` of ``column_encoders``, checked."""
+        chosen = {}
+        if self.column_encoders is None:
+            return chosen
+        names = set()
+        for entry in self.column_encoders:
+            if not (isinstance(entry, (tuple, list)) and len(entry) == 3):
+                raise ValueError(
+                    "column_encoders must be a list of (name, encoder, columns) triples; got "
+                    f"the entry {entry!r}."
+                )
+            name, spec, columns = entry
+            if name in names:
+                raise ValueError(f"column_encoders names must be unique; {name!r} is used twice.")
+            names.add(name)
+            if isinstance(spec, str):
+                if spec not in ENCODER_ALIASES:
+                    raise ValueError(
+                        f"column_encoders entry {name!r} has the unknown encoder {spec!r}; use "
+                        f"one of {list(ENCODER_ALIASES)} or a column encoder instance."
+                    )
+            elif not all(hasattr(spec, a) for a in ("fit", "encode", "decode", "to_dict")):
+                raise TypeError(
+                    f"column_encoders entry {name!r} has the encoder {spec!r}, which is neither "
+                    f"an alias ({list(ENCODER_ALIASES)}) nor a column encoder (an object with "
+                    "fit, encode, decode and to_dict, such as skmixsynth.NumericalColumn)."
+                )
+            if isinstance(columns, str) or np.ndim(columns) == 0:
+                columns = [columns]
+            unknown = [c for c in columns if c not in frame.columns]
+            if unknown:
+                raise ValueError(
+                    f"Columns {unknown} of column_encoders entry {name!r} are not in the data; "
+                    f"its columns are {list(frame.columns)}."
+                )
+            for c in columns:
+                if c in chosen:
+                    raise ValueError(
+                        f"Column {c!r} is in two column_encoders entries, {chosen[c][0]!r} and "
+                        f"{name!r}; name each column once."
+                    )
+                if c in forced:
+                    where = f"{forced[c]}_columns"
+                    raise ValueError(
+                        f"Column {c!r} is named both in column_encoders (entry {name!r}) and in "
+                        f"{where}; name it in one place."
+                    )
+                chosen[c] = (name, spec)
+        return chosen
+
+    @property
+    def named_encoders_(self):
+        """The fitted column encoders of each ``column_encoders`` entry, by name (like
+        :attr:`sklearn.compose.ColumnTransformer.named_transformers_`).
+
+        Returns
+        -------
+        named : sklearn.utils.Bunch
+            ``{name: [fitted column encoder, ...]}``, one per column of the entry.
+        """
+        check_is_fitted(self, "layout_")
+        return Bunch(**{name: [self.column_encoders_[i] for i in idx]
+                        for name, idx in self._named.items()})
 
     @property
     def columns_(self):
@@ -237,7 +382,8 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : DataFrame or 2-D array-like
-            Must hold every column seen at fit (extra columns are ignored).
+            Must hold every column seen at fit (extra columns are ignored), except identifier
+            and dropped columns, which add nothing to the layout.
 
         Returns
         -------
@@ -252,6 +398,8 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         numerical = np.empty((n, lay.n_numerical), dtype=np.float64)
         codes = np.empty((n, len(lay.discrete_spans)), dtype=np.int64)
         for name, col in zip(self._names, self.column_encoders_, strict=True):
+            if not _contributes(col):
+                continue  # nothing to encode (an identifier or a dropped column)
             num, code = self._encode_column(col, frame[name])
             if num.shape[1]:
                 numerical[:, lay.numerical_position(name)] = num[:, 0]
@@ -381,7 +529,8 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
             i, j = lay.numerical_position(name), lay.discrete_position(name)
             num = numerical[:, i:i + 1] if i is not None else numerical[:, :0].reshape(n, 0)
             code = codes[:, j:j + 1] if j is not None else codes[:, :0].reshape(n, 0)
-            out[name] = col.decode(num, code, rng)
+            if getattr(col, "in_output", True):
+                out[name] = col.decode(num, code, rng)
         return pd.DataFrame(out, columns=list(out))
 
     def transform_columns(self, X):
@@ -474,9 +623,7 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         for c in frame.columns:
             i = by_name[str(c)]
             name, col = self._names[i], self.column_encoders_[i]
-            if not hasattr(col, "encode_partial") or (
-                col.n_numerical == 0 and col.discrete_labels is None
-            ):
+            if not (_contributes(col) and hasattr(col, "encode_partial")):
                 raise ValueError(
                     f"Column {name!r} cannot be a condition: it is encoded as "
                     f"{type(col).__name__}, which contributes nothing to the model (its values "
@@ -568,7 +715,10 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
                     f"{self.n_features_in_} features as input."
                 )
             frame.columns = list(self._names)
-        missing = [c for c in self._names if c not in frame.columns]
+        missing = [
+            c for c, col in zip(self._names, self.column_encoders_, strict=True)
+            if c not in frame.columns and _contributes(col)
+        ]
         if missing:
             raise ValueError(
                 f"Columns {missing} were seen at fit but are missing from the data to transform "
@@ -605,11 +755,14 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         for key in ("categorical_columns", "numerical_columns"):
             if params[key] is not None:
                 params[key] = [to_json(v) for v in params[key]]
+        if params["column_encoders"] is not None:
+            params["column_encoders"] = [_entry_to_json(e) for e in params["column_encoders"]]
         return {
             "version": STATE_VERSION,
             "params": params,
             "names": [to_json(v) for v in self._names],
             "columns": [c.to_dict() for c in self.column_encoders_],
+            "named": [[name, idx] for name, idx in self._named.items()],
             "names_are_str": hasattr(self, "feature_names_in_"),
         }
 
@@ -638,6 +791,8 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
             if params.get(key) is not None:
                 params[key] = [from_json(v) for v in params[key]]
         params["dtype"] = np.dtype(params["dtype"]).type
+        if params.get("column_encoders") is not None:
+            params["column_encoders"] = [_entry_from_json(e) for e in params["column_encoders"]]
         enc = cls(**params)
         columns = state["columns"]
         if version == 1:
@@ -647,6 +802,7 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
             names = [from_json(v) for v in state["names"]]
         enc.column_encoders_ = [column_encoder_from_dict(c) for c in columns]
         enc._names = names
+        enc._named = {name: list(idx) for name, idx in state.get("named", [])}
         enc.n_features_in_ = len(names)
         if state.get("names_are_str"):
             enc.feature_names_in_ = np.asarray(names, dtype=object)
@@ -661,6 +817,45 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         tags.transformer_tags.preserves_dtype = []
         return tags
 
+
+
+def _resolve_encoder(spec, series, column):
+    """An unfitted column encoder for one column of a ``column_encoders`` entry."""
+    if isinstance(spec, str):
+        if spec in ("quantile", "minmax"):
+            kind = column_kind(series, name=column, forced=NUMERICAL,
+                               why=f"is encoded as {spec!r} in column_encoders")
+            return (DatetimeColumn if kind == DATETIME else NumericalColumn)(encoding=spec)
+        if spec == "categorical":
+            return CategoricalColumn()
+        if spec == "drop":
+            return DroppedColumn()
+        return column_encoder_class("identifier")()
+    # a fresh copy per column: the user's instance is never fitted
+    return clone(spec) if hasattr(spec, "get_params") else copy.deepcopy(spec)
+
+
+def _entry_to_json(entry):
+    name, spec, columns = entry
+    if not isinstance(spec, str):
+        params = spec.get_params(deep=False) if hasattr(spec, "get_params") else {}
+        spec = {"type": spec.type_name, "params": params}
+    if isinstance(columns, str) or np.ndim(columns) == 0:
+        columns = [columns]
+    return [name, spec, [to_json(c) for c in columns]]
+
+
+def _entry_from_json(entry):
+    name, spec, columns = entry
+    if isinstance(spec, dict):
+        spec = column_encoder_class(spec["type"])(**spec["params"])
+    return (name, spec, [from_json(c) for c in columns])
+
+
+def _contributes(col):
+    """Whether a column encoder adds anything to the layout (identifier and dropped columns
+    do not: ``transform`` skips them, and they may be absent from its input)."""
+    return bool(col.n_numerical) or col.discrete_labels is not None
 
 
 def _partial_frame(X):

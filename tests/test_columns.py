@@ -361,3 +361,362 @@ def test_encode_partial_ignores_handle_unknown_and_checks_its_input(conditioned)
     # nothing given: nothing fixed
     numerical, codes = enc.encode_partial(pd.DataFrame(index=range(2)))
     assert np.isnan(numerical).all() and (codes == -1).all() and codes.shape[0] == 2
+
+
+# ----------------------------------------------------------------------- min_count
+def _leaky_table(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    income = np.round(rng.lognormal(10, 0.5, n), 2)
+    income[17] = 987654321.5  # one person's outlier
+    when = pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 300, n), unit="D")
+    when = pd.Series(when)
+    when[5] = pd.Timestamp("1901-02-03")  # one person's outlier date
+    return pd.DataFrame({
+        "email": [f"person{i}@mail.example" for i in range(n)],
+        "income": income,
+        "city": rng.choice(["Oslo", "Rome", "Lima"], n),
+        "when": when,
+    })
+
+
+def _decoded_samples(enc, n=3000, seed=0):
+    rng = np.random.default_rng(seed)
+    lay = enc.layout_
+    numerical = rng.uniform(-0.5, 1.5, (n, lay.n_numerical))
+    numerical[:50] = 0.0
+    numerical[50:100] = 1.0
+    codes = np.zeros((n, len(lay.cardinalities)), dtype=np.int64)
+    for j, d in enumerate(lay.cardinalities):
+        codes[:, j] = rng.integers(0, d, n)
+    return enc.inverse_transform_columns(numerical, codes, random_state=seed)
+
+
+@pytest.mark.parametrize("encoding", ["quantile", "minmax"])
+def test_rare_values_never_leave_the_training_table(encoding):
+    df = _leaky_table()
+    enc = MixedTypeEncoder(categorical_columns=["email"], numerical_encoding=encoding,
+                           min_count=5, random_state=0).fit(df)
+    text = json.dumps(enc.get_state())
+    assert "@mail.example" not in text and "person" not in text
+    assert "987654321" not in text and "9.87654321" not in text
+    assert str(pd.Timestamp("1901-02-03").value) not in text
+    assert enc.layout_.discrete_spans[0].labels == ("_RARE_",)  # the email span
+    for out in (_decoded_samples(enc), enc.inverse_transform(enc.transform(df))):
+        assert set(out["email"]) == {"_RARE_"}
+        assert out["income"].max() < 1e6
+        assert out["when"].min() >= pd.Timestamp("2020-01-01")
+        assert set(out["city"]) <= {"Oslo", "Rome", "Lima"}
+    # without protection the state holds them all (the leak this guards against)
+    plain = json.dumps(MixedTypeEncoder(categorical_columns=["email"]).fit(df).get_state())
+    assert "person0@mail.example" in plain and "987654321.5" in plain
+
+
+def test_protected_numerical_state_holds_no_single_persons_value():
+    rng = np.random.default_rng(1)
+    values = rng.normal(size=200).round(6)
+    k = 5
+    enc = MixedTypeEncoder(min_count=k, n_quantiles=1000).fit(pd.DataFrame({"x": values}))
+    st = enc.column_encoders_[0].state_
+    ordered = np.sort(values)
+    assert (st.minimum, st.maximum) == (ordered[k - 1], ordered[-k])
+    clipped = np.clip(values, st.minimum, st.maximum)
+    # 200 // 5 = 40 disjoint groups of 5 sorted values
+    assert st.quantiles.size == 40
+    np.testing.assert_allclose(st.quantiles, np.sort(clipped).reshape(40, 5).mean(axis=1))
+    for v in [*st.quantiles, st.minimum, st.maximum]:
+        assert (clipped == v).sum() >= k or not np.isin(v, values), v
+    # decoded values stay in the clipped range
+    out = _decoded_samples(enc)["x"]
+    assert out.between(st.minimum, st.maximum).all()
+    # values beyond the range encode like the bounds (minmax clips too)
+    mm = MixedTypeEncoder(min_count=k, numerical_encoding="minmax").fit(pd.DataFrame({"x": values}))
+    Z = mm.transform(pd.DataFrame({"x": [ordered[0], ordered[-1]]}))
+    np.testing.assert_array_equal(Z[:, 0], [0.0, 1.0])
+
+
+def test_protected_point_masses_need_min_count_rows():
+    df = pd.DataFrame({"g": [0] * 6 + list(range(100, 124))})  # 0 held by 6 of 30 rows
+    assert MixedTypeEncoder(point_masses=0.1, min_count=5).fit(df).layout_.cardinalities == (2,)
+    assert MixedTypeEncoder(point_masses=0.1, min_count=7).fit(df).layout_.cardinalities == ()
+
+
+def test_a_protected_column_with_few_values_collapses_to_their_mean():
+    df = pd.DataFrame({"x": [1.0, 2.0, 6.0, np.nan], "k": pd.array([1, 2, 4, 4], dtype="Int64")})
+    enc = MixedTypeEncoder(min_count=5).fit(df)
+    out = _decoded_samples(enc, n=50)
+    assert set(out["x"].dropna()) == {3.0}
+    assert set(out["k"].dropna()) == {3}  # a whole number, like the column's values
+    assert out["k"].dtype == "Int64"
+
+
+def test_protected_categorical_levels_by_dtype():
+    rng = np.random.default_rng(0)
+    common = rng.choice(["a", "b"], 60).tolist()
+    df = pd.DataFrame({
+        "obj": [*common, "rare1", "rare2"],
+        "str": pd.Series([*common, "rare1", "rare2"], dtype="string"),
+        "cat": pd.Categorical([*common, "rare1", "rare2"], categories=["b", "a", "rare1",
+                                                                          "rare2", "unused"]),
+        "code": [1, 2] * 30 + [77, 78],
+        "flag": [True] * 61 + [False],
+    })
+    enc = MixedTypeEncoder(categorical_columns=["code"], min_count=3).fit(df)
+    text = json.dumps(enc.get_state())
+    for secret in ("rare1", "rare2", "unused", "77", "78"):
+        assert secret not in text, secret
+    assert enc.layout_.cardinalities == (3, 3, 3, 3, 2)
+    assert enc.layout_.discrete_spans[0].labels == ("a", "b", "_RARE_")
+    back = enc.inverse_transform(enc.transform(df))
+    rare = np.arange(len(df)) >= 60
+    assert back["obj"][rare].tolist() == ["_RARE_", "_RARE_"]
+    assert back["str"][rare].tolist() == ["_RARE_", "_RARE_"] and back["str"].dtype == "string"
+    assert list(back["cat"].cat.categories) == ["b", "a", "_RARE_"]
+    assert back["cat"][rare].tolist() == ["_RARE_", "_RARE_"]
+    # a dtype that cannot hold a string gets a missing value (and the dtype that holds it)
+    assert back["code"][rare].isna().all() and back["code"].dtype == np.float64
+    assert back["code"][~rare].tolist() == df["code"][~rare].tolist()
+    assert back["flag"].isna().tolist() == [False] * 61 + [True]
+    # the same dtype whatever the sample
+    assert _decoded_samples(enc, n=5)["code"].dtype == np.float64
+    # transform cannot tell a protected level from a new one: both share its code
+    _, codes = enc.transform_columns(df.assign(obj=["new"] * len(df)))
+    assert (codes[:, 0] == 2).all()
+    with pytest.raises(ValueError, match=r"Column 'obj' has no level 'rare1'"):
+        enc.encode_partial({"obj": "rare1"})
+    with pytest.raises(ValueError, match=r"Column 'code' has no level 77"):
+        enc.encode_partial({"code": 77})
+
+
+def test_max_categories_keeps_and_draws_only_levels_seen_min_count_times():
+    counts = {"l0": 50, "l1": 40, "l2": 30, "l3": 10, "l4": 6, "r1": 2, "r2": 1, "r3": 1}
+    df = pd.DataFrame({"c": np.repeat(list(counts), list(counts.values())).astype(object)})
+    enc = MixedTypeEncoder(max_categories=3, min_count=5, random_state=0).fit(df)
+    col = enc.column_encoders_[0]
+    assert col.discrete_labels == ("l0", "l1", "infrequent")
+    assert col.state_.grouped == ("l2", "l3", "l4") and col.state_.protected
+    np.testing.assert_allclose(col.state_.grouped_p, np.array([30, 10, 6, 4]) / 50)
+    drawn = col.decode(np.empty((20_000, 0)), np.full((20_000, 1), 2), np.random.RandomState(0))
+    freq = drawn.value_counts(normalize=True)
+    assert set(freq.index) == {"l2", "l3", "l4", "_RARE_"}
+    assert abs(freq["_RARE_"] - 0.08) < 0.01
+    assert "r1" not in json.dumps(enc.get_state())
+    # the grouped levels are still recognised; protected ones fall in the same bucket
+    _, codes = enc.transform_columns(pd.DataFrame({"c": ["l3", "r1", "l0"]}))
+    assert codes.ravel().tolist() == [2, 2, 0]
+
+
+def test_min_count_is_validated_and_none_changes_nothing():
+    df = _leaky_table(60)
+    with pytest.raises(ValueError, match="min_count"):
+        MixedTypeEncoder(min_count=0).fit(df)
+    a = MixedTypeEncoder().fit(df)
+    b = MixedTypeEncoder(min_count=None).fit(df)
+    assert a.get_state()["columns"] == b.get_state()["columns"]
+    # min_count=1 protects nothing categorical
+    one = MixedTypeEncoder(min_count=1).fit(df)
+    assert one.layout_.cardinalities == a.layout_.cardinalities
+
+
+# ----------------------------------------------------------------------- identifiers
+class StandInIdentifierColumn:
+    """A tiny stand-in for skmixsynth._protection.IdentifierColumn (the same protocol)."""
+
+    type_name = "identifier"
+    n_numerical = 0
+    discrete_labels = None
+
+    def fit(self, series, *, name, settings):
+        self.name = name
+        self.prefix = "id-"
+        return self
+
+    def encode(self, series):
+        n = len(series)
+        return np.empty((n, 0)), np.empty((n, 0), dtype=np.int64)
+
+    def decode(self, numerical, codes, rng):
+        return pd.Series([f"{self.prefix}{i}" for i in range(numerical.shape[0])], dtype=object)
+
+    def to_dict(self):
+        return {"type": self.type_name, "name": self.name, "prefix": self.prefix}
+
+    @classmethod
+    def from_dict(cls, data):
+        col = cls()
+        col.name, col.prefix = data["name"], data["prefix"]
+        return col
+
+
+@pytest.fixture
+def stand_in_protection(monkeypatch):
+    """skmixsynth._protection replaced by a stand-in module (PROT writes the real one)."""
+    import sys
+    import types
+
+    module = types.ModuleType("skmixsynth._protection")
+    module.IdentifierColumn = StandInIdentifierColumn
+    module.looks_like_identifier = lambda s: s.nunique() == len(s) and s.dtype == object
+    monkeypatch.setitem(sys.modules, "skmixsynth._protection", module)
+    return module
+
+
+@pytest.fixture
+def with_ids():
+    return pd.DataFrame({
+        "email": [f"p{i}@x.org" for i in range(8)],
+        "code": [f"c{i}" for i in range(8)],
+        "x": np.arange(8.0),
+        "c": list("abababab"),
+    })
+
+
+def test_identifier_columns_decode_to_fresh_values(stand_in_protection, with_ids):
+    with pytest.warns(UserWarning, match=r"Column 'email' looks like an identifier.*"
+                                         r"fresh ones.*identifiers='fresh'"):
+        enc = MixedTypeEncoder(identifiers="fresh", categorical_columns=["code"]).fit(with_ids)
+    assert [type(c).__name__ for c in enc.column_encoders_] == [
+        "StandInIdentifierColumn", "CategoricalColumn", "NumericalColumn", "CategoricalColumn"]
+    assert enc.layout_.column_spans("email") == ()  # no span: the model never sees it
+    assert not any(n.startswith("email") for n in enc.get_feature_names_out())
+    back = enc.inverse_transform(enc.transform(with_ids))
+    assert list(back.columns) == list(with_ids.columns)
+    assert back["email"].tolist() == [f"id-{i}" for i in range(8)]
+    assert_frame_equal(back.drop(columns="email"), with_ids.drop(columns="email"))
+    # through the JSON state, the registry finds the identifier class
+    twin = MixedTypeEncoder.from_state(json.loads(json.dumps(enc.get_state())))
+    assert type(twin.column_encoders_[0]) is StandInIdentifierColumn
+    assert_frame_equal(twin.inverse_transform(enc.transform(with_ids)), back)
+    # transform does not need the column; conditions cannot use it
+    np.testing.assert_array_equal(enc.transform(with_ids.drop(columns="email")),
+                                  enc.transform(with_ids))
+    with pytest.raises(ValueError, match=r"Column 'email' cannot be a condition"):
+        enc.encode_partial({"email": "p1@x.org"})
+
+
+def test_identifier_columns_dropped(stand_in_protection, with_ids):
+    with pytest.warns(UserWarning) as record:
+        enc = MixedTypeEncoder(identifiers="drop").fit(with_ids)
+    messages = sorted(str(w.message) for w in record)
+    assert len(messages) == 2
+    assert messages[0].startswith("Column 'code' looks like an identifier")
+    assert "left out of the decoded tables (identifiers='drop')" in messages[1]
+    assert [c["type"] for c in enc.get_state()["columns"]] == ["drop", "drop", "numerical",
+                                                               "categorical"]
+    back = enc.inverse_transform(enc.transform(with_ids))
+    assert list(back.columns) == ["x", "c"]
+    assert_frame_equal(back, with_ids[["x", "c"]])
+    assert enc.n_features_in_ == 4
+    twin = MixedTypeEncoder.from_state(json.loads(json.dumps(enc.get_state())))
+    assert list(twin.inverse_transform(enc.transform(with_ids[["x", "c"]])).columns) == ["x",
+                                                                                          "c"]
+
+
+def test_identifiers_none_detects_nothing(stand_in_protection, with_ids):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        enc = MixedTypeEncoder().fit(with_ids)
+    assert enc.layout_.discrete_position("email") is not None
+    with pytest.raises(ValueError, match="identifiers"):
+        MixedTypeEncoder(identifiers="hash").fit(with_ids)
+
+
+# ----------------------------------------------------------------------- column_encoders
+@pytest.fixture
+def people():
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({
+        "age": rng.integers(18, 90, 50),
+        "income": rng.lognormal(10, 1, 50),
+        "zip": rng.choice([1000, 2000, 3000], 50),
+        "when": pd.Series(pd.date_range("2020-01-01", periods=50, freq="D")),
+        "city": rng.choice(["Oslo", "Rome"], 50),
+    })
+
+
+def test_column_encoders_choose_the_encoding_of_named_columns(people):
+    original = NumericalColumn(encoding="minmax")
+    enc = MixedTypeEncoder(column_encoders=[
+        ("scaled", original, ["age"]),
+        ("codes", "categorical", "zip"),
+        ("dates", "minmax", ["when"]),
+    ]).fit(people)
+    kinds = [type(c).__name__ for c in enc.column_encoders_]
+    assert kinds == ["NumericalColumn", "NumericalColumn", "CategoricalColumn", "DatetimeColumn",
+                     "CategoricalColumn"]
+    age, income = enc.column_encoders_[:2]
+    assert age.state_.encoding == "minmax" and income.state_.encoding == "quantile"
+    assert enc.column_encoders_[3].state_.encoding == "minmax"
+    assert not hasattr(original, "state_")  # the user's instance is copied, never fitted
+    assert set(enc.named_encoders_) == {"scaled", "codes", "dates"}
+    assert enc.named_encoders_.scaled == [age]
+    assert enc.named_encoders_["codes"][0].discrete_labels == ("1000", "2000", "3000")
+    # the integer code is a categorical span; feature names keep their form
+    assert "zip__2000" in enc.get_feature_names_out().tolist()
+    Z = enc.transform(people)
+    np.testing.assert_allclose(Z[:, 0], (people["age"] - people["age"].min())
+                               / np.ptp(people["age"]))
+    assert_frame_equal(enc.inverse_transform(Z), people)
+    # through the JSON state, and through clone
+    twin = MixedTypeEncoder.from_state(json.loads(json.dumps(enc.get_state())))
+    assert list(twin.named_encoders_) == ["scaled", "codes", "dates"]
+    assert [(n, c) for n, _, c in twin.column_encoders] == [
+        ("scaled", ["age"]), ("codes", ["zip"]), ("dates", ["when"])]
+    assert [e for _, e, _ in twin.column_encoders][1:] == ["categorical", "minmax"]
+    assert isinstance(twin.column_encoders[0][1], NumericalColumn)
+    assert twin.column_encoders[0][1].encoding == "minmax"
+    np.testing.assert_array_equal(twin.transform(people), Z)
+    from sklearn.base import clone
+
+    again = clone(enc).fit(people)
+    np.testing.assert_array_equal(again.transform(people), Z)
+
+
+def test_column_encoders_identifier_and_drop(people, stand_in_protection):
+    enc = MixedTypeEncoder(column_encoders=[("ids", "identifier", ["zip"]),
+                                            ("gone", "drop", "city")]).fit(people)
+    assert type(enc.named_encoders_.ids[0]) is StandInIdentifierColumn
+    back = enc.inverse_transform(enc.transform(people))
+    assert list(back.columns) == ["age", "income", "zip", "when"]
+    assert back["zip"].str.startswith("id-").all()
+
+
+def test_named_columns_escape_identifier_detection(people, stand_in_protection):
+    import warnings
+
+    df = people.assign(city=[f"c{i}" for i in range(50)])  # looks like an identifier
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        enc = MixedTypeEncoder(identifiers="fresh",
+                               column_encoders=[("kept", "categorical", ["city"])]).fit(df)
+    assert enc.layout_.discrete_position("city") is not None
+
+
+@pytest.mark.parametrize("column_encoders, error, match", [
+    ([("a", "minmax", ["nope"])], ValueError,
+     r"Columns \['nope'\] of column_encoders entry 'a' are not in the data"),
+    ([("a", "minmax", ["age"]), ("b", "categorical", ["age"])], ValueError,
+     r"Column 'age' is in two column_encoders entries, 'a' and 'b'"),
+    ([("a", "minmax", ["age"]), ("a", "categorical", ["zip"])], ValueError,
+     r"column_encoders names must be unique; 'a' is used twice"),
+    ([("a", "ordinal", ["age"])], ValueError,
+     r"column_encoders entry 'a' has the unknown encoder 'ordinal'"),
+    ([("a", object(), ["age"])], TypeError, r"column_encoders entry 'a' has the encoder"),
+    ([("a", "minmax")], ValueError, r"list of \(name, encoder, columns\) triples"),
+    ([("a", "quantile", ["city"])], ValueError,
+     r"Column 'city' is encoded as 'quantile' in column_encoders but holds non-numeric"),
+])
+def test_column_encoders_errors(people, column_encoders, error, match):
+    with pytest.raises(error, match=match):
+        MixedTypeEncoder(column_encoders=column_encoders).fit(people)
+
+
+@pytest.mark.parametrize("lists, where", [
+    ({"categorical_columns": ["age"]}, "categorical_columns"),
+    ({"numerical_columns": ["age"]}, "numerical_columns"),
+])
+def test_column_encoders_conflict_with_the_kind_lists(people, lists, where):
+    with pytest.raises(ValueError, match=rf"Column 'age' is named both in column_encoders "
+                                         rf"\(entry 'a'\) and in {where}"):
+        MixedTypeEncoder(column_encoders=[("a", "minmax", ["age"])], **lists).fit(people)

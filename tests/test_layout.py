@@ -232,3 +232,26 @@ def test_column_map_agrees_with_the_spans(lay):
     # the cached map does not change equality or hashing
     assert lay == Layout.from_dict(lay.to_dict())
     assert hash(lay) == hash(Layout.from_dict(lay.to_dict()))
+
+
+@settings(max_examples=60, deadline=None)
+@given(lay=layouts, seed=st.integers(0, 2**32 - 1))
+def test_width_groups_gather_the_same_levels(lay, seed):
+    rng = np.random.default_rng(seed)
+    Z = rng.normal(size=(4, lay.width))
+    block = Z[:, lay.discrete_slice]
+    full, full_mask = lay.discrete_index()
+    rel, rel_mask = lay.discrete_index(relative=True)
+    np.testing.assert_array_equal(rel_mask, full_mask)
+    np.testing.assert_array_equal(block[:, rel][:, rel_mask], Z[:, full][:, full_mask])
+    seen = []
+    for k, members in lay.discrete_groups():
+        assert k & (k - 1) == 0  # a power of two
+        index, mask = lay.discrete_index(members, width=k, relative=True)
+        assert index.shape == (len(members), k)
+        for r, j in enumerate(members):
+            s = lay.discrete_spans[j]
+            assert k // 2 < s.dim <= k
+            np.testing.assert_array_equal(block[:, index[r, mask[r]]], Z[:, s.slice])
+        seen += members
+    assert sorted(seen) == list(range(len(lay.discrete_spans)))

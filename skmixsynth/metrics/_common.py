@@ -12,7 +12,15 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from .._validation import CATEGORICAL, DATETIME, NUMERICAL, check_frame, infer_column_kinds
+from .._validation import (
+    CATEGORICAL,
+    DATETIME,
+    NUMERICAL,
+    check_frame,
+    datetime_ns,
+    infer_column_kinds,
+)
+from .._validation import numeric_values as _numeric_values
 
 __all__ = [
     "check_pair",
@@ -93,7 +101,10 @@ def is_numeric_kind(kind):
 def numeric_values(series, kind, *, column=None):
     """Return a column as a float64 array with NaN for missing values.
 
-    Datetimes become int64 nanoseconds since the epoch (time-zone aware ones in UTC).
+    Datetimes become int64 nanoseconds since the epoch (time-zone aware ones in UTC); a column
+    that is a datetime in the reference table but holds something else here has its
+    unparseable values as missing. The conversion is :func:`skmixsynth._validation.
+    numeric_values`, shared with the encoder.
 
     Raises
     ------
@@ -101,30 +112,12 @@ def numeric_values(series, kind, *, column=None):
         If a column that is numerical in the reference holds non-numeric values here.
     """
     name = series.name if column is None else column
-    if kind == DATETIME or pd.api.types.is_datetime64_any_dtype(series.dtype):
-        values = pd.to_datetime(series, errors="coerce")
-        if isinstance(values.dtype, pd.DatetimeTZDtype):
-            values = values.dt.tz_convert("UTC").dt.tz_localize(None)
-        mask = values.isna().to_numpy()
-        ints = values.astype("datetime64[ns]").to_numpy().view("int64")
-        out = ints.astype(np.float64)
-        out[mask] = np.nan
-        return out
-    if pd.api.types.is_bool_dtype(series.dtype):
-        return series.astype(np.float64).to_numpy()
-    if pd.api.types.is_numeric_dtype(series.dtype) and not isinstance(
-        series.dtype, pd.CategoricalDtype
-    ):
-        return series.to_numpy(dtype=np.float64, na_value=np.nan)
-    converted = pd.to_numeric(series.astype(object), errors="coerce")
-    bad = series.notna() & converted.isna()
-    if bad.any():
-        example = series[bad].iloc[0]
-        raise ValueError(
-            f"Column {name!r} is numerical in the reference table but holds non-numeric "
-            f"values here, such as {example!r}."
-        )
-    return converted.to_numpy(dtype=np.float64, na_value=np.nan)
+    if kind == DATETIME and not pd.api.types.is_datetime64_any_dtype(series.dtype):
+        ns, mask = datetime_ns(series, column=name, errors="coerce")
+        values = ns.astype(np.float64)
+        values[mask] = np.nan
+        return values
+    return _numeric_values(series, column=name, what="is numerical in the reference table")
 
 
 def joint_codes(*series):

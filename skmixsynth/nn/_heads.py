@@ -69,8 +69,8 @@ def _index_tensors(layout, device):
     order they are exactly the columns of the discrete block, so the "scatter back" to the
     layout is one gather of these positions.
     """
-    index, mask = layout.discrete_index()
-    index = torch.as_tensor(index - layout.n_numerical, device=device).clamp_min_(0)
+    index, mask = layout.discrete_index(relative=True)
+    index = torch.as_tensor(index, device=device)
     mask = torch.as_tensor(mask, device=device)
     bias = torch.zeros(mask.shape, device=device).masked_fill_(~mask, float("-inf"))
     flat = torch.nonzero(mask.reshape(-1), as_tuple=True)[0]
@@ -144,22 +144,17 @@ class MixedOutput(nn.Module):
         self.register_buffer("index", index.clone(), persistent=False)
         self.register_buffer("bias", bias.clone(), persistent=False)
         self.register_buffer("flat", flat.clone(), persistent=False)
-        # For codes: the spans grouped by width class (next power of two), each group padded
-        # only to its own class, so that a 42-level column does not pad the 2-level ones.
-        groups = {}
-        for j, span in enumerate(layout.discrete_spans):
-            groups.setdefault(1 << (span.dim - 1).bit_length(), []).append(j)
+        # For codes: the spans grouped by width class (Layout.discrete_groups), each group
+        # padded only to its own class, so that a 42-level column does not pad the 2-level ones.
+        groups = layout.discrete_groups()
         self.n_buckets = len(groups)
         order = []
-        for b, (k, members) in enumerate(sorted(groups.items())):
-            b_index = torch.zeros(len(members), k, dtype=torch.long)
-            b_bias = torch.zeros(len(members), k)
-            for r, j in enumerate(members):
-                span = layout.discrete_spans[j]
-                start = span.start - layout.n_numerical
-                b_index[r, : span.dim] = torch.arange(start, start + span.dim)
-                b_bias[r, span.dim:] = float("-inf")
-            self.register_buffer(f"bucket_index_{b}", b_index.reshape(-1), persistent=False)
+        for b, (k, members) in enumerate(groups):
+            b_index, b_mask = layout.discrete_index(members, width=k, relative=True)
+            b_bias = torch.zeros(b_mask.shape).masked_fill_(~torch.as_tensor(b_mask),
+                                                            float("-inf"))
+            self.register_buffer(f"bucket_index_{b}", torch.as_tensor(b_index).reshape(-1),
+                                 persistent=False)
             self.register_buffer(f"bucket_bias_{b}", b_bias, persistent=False)
             order += members
         self.register_buffer("bucket_order", torch.as_tensor(order, dtype=torch.long).argsort(),
