@@ -15,7 +15,10 @@ Utility
     :func:`ml_efficacy`: GTCoder Table 1 (train on synthetic, test on real).
     :func:`likelihood_fitness`: GTCoder Table 2 (simulations with a known density).
 Privacy
-    :func:`exact_copy_rate`, :func:`dcr_ratio`.
+    :func:`exact_copy_rate`, :func:`rare_value_copy_rate` (and its ``*_details``),
+    :func:`dcr_ratio`: copies of training rows, of rare values and identifiers, and
+    distances to the closest training record; identifier columns count as the people they
+    name (see :mod:`skmixsynth.metrics._privacy`).
 Model selection
     :func:`get_scorer`, :func:`get_scorer_names`, :func:`make_synthesis_scorer`: callables
     ``scorer(synthesizer, X, y=None)`` for ``GridSearchCV(..., scoring=get_scorer("quality"))``.
@@ -29,7 +32,12 @@ from ._mixgan import (
     marginal_agreement_score,
     marginal_agreement_summary,
 )
-from ._privacy import dcr_ratio, exact_copy_rate
+from ._privacy import (
+    dcr_ratio,
+    exact_copy_rate,
+    rare_value_copy_details,
+    rare_value_copy_rate,
+)
 from ._quality import (
     column_pair_trends,
     column_pair_trends_details,
@@ -62,4 +70,6 @@ __all__ = [
     "marginal_agreement_summary",
     "ml_efficacy",
     "quality_score",
+    "rare_value_copy_details",
+    "rare_value_copy_rate",
 ]

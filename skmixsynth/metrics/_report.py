@@ -13,7 +13,13 @@ import pandas as pd
 from ._common import check_pair
 from ._detection import detection_score
 from ._mixgan import correlation_maintenance, marginal_agreement, marginal_agreement_summary
-from ._privacy import dcr_ratio, exact_copy_rate
+from ._privacy import (
+    _identifier_columns,
+    dcr_ratio,
+    exact_copy_rate,
+    rare_value_copy_details,
+    rare_value_copy_rate,
+)
 from ._quality import _nanmean, column_pair_trends_details, column_shapes_details
 from ._utility import ml_efficacy
 
@@ -82,17 +88,34 @@ SCORE_INFO = {
     ),
     "privacy_exact_copies": (
         "[0, 1]",
-        "1 - the share of synthetic rows that are exact copies of a training row. A real "
-        "hold-out gives the baseline (in the privacy table): tables with few distinct rows "
-        "repeat rows by nature.",
+        "1 - the share of synthetic rows that are exact copies of a training row: equal on "
+        "every column but the identifiers, or carrying a training identifier (an e-mail, "
+        "a row id). A real hold-out gives the baseline (in the privacy table): tables with "
+        "few distinct rows repeat rows by nature.",
+    ),
+    "privacy_rare_values": (
+        "[0, 1]",
+        "1 - the share of synthetic rows that carry, in some column, a value held by fewer "
+        "than 5 training rows (an identifier, a rare category, an exact rare number), "
+        "which points at those rows. A real hold-out gives the baseline (privacy table); "
+        "the privacy_columns table says which columns.",
     ),
     "privacy_dcr": (
         "[0, 1]",
         "min(1, DCR ratio): median distance from the synthetic rows to their closest "
-        "training row, over the same median for real hold-out rows. 1 = synthetic rows are "
-        "no closer to the training rows than unseen real rows; near 0 = (near) copies.",
+        "training row, over the same median for real hold-out rows (identifier columns left "
+        "out, a row carrying a training identifier at distance 0). 1 = synthetic rows are "
+        "no closer to the training rows than unseen real rows; near 0 = (near) copies. The "
+        "raw ratio is in the privacy table.",
     ),
 }
+
+# Privacy verdicts (see evaluate): a rate is a leak when it exceeds the real hold-out's by more
+# than max(_MIN_EXCESS, 3 standard errors of the difference); a copied identifier is a leak
+# when unseen real rows carry none; a DCR ratio below _DCR_LEAK is a leak.
+PRIVACY_MIN_COUNT = 5
+_MIN_EXCESS = 0.01
+_DCR_LEAK = 0.5
 
 TABLE_INFO = {
     "column_shapes": "Per-column score of column_shapes (KSComplement or TVComplement).",
@@ -114,8 +137,16 @@ TABLE_INFO = {
     ),
     "privacy": (
         "Raw privacy numbers of the synthetic rows and, for reference, of the real hold-out "
-        "rows against the training rows (exact_copy_rate: lower is more private; dcr_ratio: "
-        "about 1 is the goal, near 0 flags copies)."
+        "rows against the training rows (exact_copy_rate and rare_value_copy_rate: lower is "
+        "more private; dcr_ratio: about 1 is the goal, near 0 flags copies), with a verdict: "
+        "leak when a rate exceeds the hold-out's by more than max(0.01, 3 standard errors), "
+        "when a training identifier is copied and unseen rows carry none, or when dcr_ratio "
+        "is below 0.5; 'no baseline' when a rate is above 0 and there is no hold-out."
+    ),
+    "privacy_columns": (
+        "Per column: the distinct training values held by fewer than 5 rows (n_rare_values) "
+        "and the share of synthetic and of hold-out rows that carry one, with the verdict; "
+        "identifier says whether the column looks like an identifier. No value is shown."
     ),
 }
 
@@ -408,13 +439,24 @@ def evaluate(
     ``holdout`` (real rows the synthesizer did not see): the mixGAN correlation maintenance
     (§5.2). With ``target`` and ``holdout``: machine-learning efficacy, models trained on the
     synthetic rows and scored on the hold-out (and, for reference, trained on ``real``).
-    With ``train`` (the synthesizer's training rows): the exact copy rate, and with
-    ``holdout`` too the distance-to-closest-record ratio.
+    With ``train`` (the synthesizer's training rows): the exact copy rate and the rare value
+    copy rate (values held by fewer than 5 training rows: identifiers, rare categories), and
+    with ``holdout`` too the distance-to-closest-record ratio. Identifier columns (see
+    :func:`~skmixsynth._protection.looks_like_identifier`) count as the people they name: a
+    copied training e-mail is a copied row.
 
     Every score is oriented so that greater is better and 1 is perfect where it is bounded:
     ``correlation_maintenance`` is ``1 - mean |E_real - E_fake|``, ``privacy_exact_copies``
-    is ``1 - exact_copy_rate`` and ``privacy_dcr`` is ``min(1, dcr_ratio)``; the raw numbers
-    are in the tables.
+    is ``1 - exact_copy_rate``, ``privacy_rare_values`` is ``1 - rare_value_copy_rate`` and
+    ``privacy_dcr`` is ``min(1, dcr_ratio)``; the raw numbers are in the tables.
+
+    The privacy checks end in a verdict (``info["privacy_verdict"]`` and a note, with the
+    raw numbers): ``"leak"`` when the synthetic rows copy rows or rare values more often
+    than the real hold-out rows do (by more than max(0.01, 3 standard errors of the
+    difference)), when they carry a training identifier that unseen rows never carry, or
+    when ``dcr_ratio < 0.5``; ``"safe"`` when no check finds a leak; ``"no baseline"`` when
+    a rate is above 0 and there is no hold-out to compare it with. The ``privacy`` table
+    holds each check's numbers and verdict, ``privacy_columns`` the rare values per column.
 
     Parameters
     ----------
@@ -455,7 +497,9 @@ def evaluate(
     ['quality', 'column_shapes', 'column_pair_trends', 'marginal_agreement',
      'marginal_agreement_r2', 'detection', 'correlation_maintenance',
      'ml_efficacy_macro_f1', 'ml_efficacy_weighted_f1', 'privacy_exact_copies',
-     'privacy_dcr']
+     'privacy_rare_values', 'privacy_dcr']
+    >>> report.info["privacy_verdict"]
+    'safe'
     >>> sorted(report.figures)  # doctest: +NORMALIZE_WHITESPACE
     ['association_difference', 'correlation_maintenance', 'distributions',
      'marginal_agreement']
@@ -541,27 +585,101 @@ def evaluate(
     if train is None:
         notes.append("no train: privacy checks skipped")
     else:
-        copies = exact_copy_rate(train, synthetic)
-        scores["privacy_exact_copies"] = 1.0 - copies
-        rows = [
-            (
-                "exact_copy_rate",
-                copies,
-                np.nan if holdout is None else exact_copy_rate(train, holdout),
-            )
-        ]
-        if holdout is None:
-            notes.append("privacy_dcr skipped: it needs holdout")
-        else:
-            ratio = dcr_ratio(train, synthetic, holdout, random_state=random_state)
-            scores["privacy_dcr"] = min(1.0, ratio)
-            rows.append(("dcr_ratio", ratio, 1.0))
-        tables["privacy"] = pd.DataFrame(rows, columns=["metric", "synthetic", "holdout"])
+        verdict = _privacy(train, synthetic, holdout, random_state, scores, tables, notes)
+        info["privacy_verdict"] = verdict
 
     report_figures = {}
     if figures:
         report_figures = _figures(real, synthetic, points, pairs, errors, len(kinds), notes)
     return EvaluationReport(scores, tables, report_figures, notes, info)
+
+
+def _rate_verdict(rate, n, baseline, n_baseline):
+    """Leak when the rate exceeds the hold-out's by more than max(0.01, 3 standard errors)."""
+    if baseline is None or np.isnan(baseline):
+        return "safe" if rate == 0 else "no baseline"
+    se = math.sqrt(rate * (1 - rate) / max(n, 1) + baseline * (1 - baseline) / max(n_baseline, 1))
+    return "leak" if rate - baseline > max(_MIN_EXCESS, 3 * se) else "safe"
+
+
+def _privacy(train, synthetic, holdout, random_state, scores, tables, notes):
+    """Exact copies, rare values (per column) and DCR, each with its verdict; returns the
+    overall verdict ("leak", "safe" or "no baseline")."""
+    n_syn = len(synthetic)
+    n_hold = None if holdout is None else len(holdout)
+    copies = exact_copy_rate(train, synthetic)
+    copies_hold = np.nan if holdout is None else exact_copy_rate(train, holdout)
+    rare = rare_value_copy_rate(train, synthetic, min_count=PRIVACY_MIN_COUNT)
+    columns = rare_value_copy_details(train, synthetic, min_count=PRIVACY_MIN_COUNT)
+    columns = columns.drop(columns="n_values_copied").rename(columns={"copy_rate": "synthetic"})
+    if holdout is None:
+        rare_hold = np.nan
+        columns["holdout"] = np.nan
+    else:
+        rare_hold = rare_value_copy_rate(train, holdout, min_count=PRIVACY_MIN_COUNT)
+        hold_columns = rare_value_copy_details(train, holdout, min_count=PRIVACY_MIN_COUNT)
+        columns["holdout"] = hold_columns["copy_rate"].to_numpy()
+    column_verdicts = []
+    for row in columns.itertuples(index=False):
+        baseline = None if holdout is None else row.holdout
+        if row.identifier and row.synthetic > 0 and not (baseline or 0) > 0:
+            column_verdicts.append("leak")  # unseen real rows never carry these
+        else:
+            column_verdicts.append(_rate_verdict(row.synthetic, n_syn, baseline, n_hold))
+    columns["verdict"] = column_verdicts
+    verdicts = {
+        "exact_copy_rate": _rate_verdict(copies, n_syn, copies_hold, n_hold),
+        "rare_value_copy_rate": _rate_verdict(rare, n_syn, rare_hold, n_hold),
+    }
+    if "leak" in column_verdicts:
+        verdicts["rare_value_copy_rate"] = "leak"
+    scores["privacy_exact_copies"] = 1.0 - copies
+    scores["privacy_rare_values"] = 1.0 - rare
+    rows = [
+        ("exact_copy_rate", copies, copies_hold, verdicts["exact_copy_rate"]),
+        ("rare_value_copy_rate", rare, rare_hold, verdicts["rare_value_copy_rate"]),
+    ]
+    ratio = None
+    if holdout is None:
+        notes.append("privacy_dcr skipped: it needs holdout")
+    else:
+        ratio = dcr_ratio(train, synthetic, holdout, random_state=random_state)
+        scores["privacy_dcr"] = min(1.0, ratio)
+        verdicts["dcr_ratio"] = "leak" if ratio < _DCR_LEAK else "safe"
+        rows.append(("dcr_ratio", ratio, 1.0, verdicts["dcr_ratio"]))
+    tables["privacy"] = pd.DataFrame(rows, columns=["metric", "synthetic", "holdout", "verdict"])
+    tables["privacy_columns"] = columns
+    if "leak" in verdicts.values():
+        verdict = "leak"
+    elif all(v == "safe" for v in verdicts.values()):
+        verdict = "safe"
+    else:
+        verdict = "no baseline"
+    notes.append(_privacy_note(verdict, rows, columns, ratio, _identifier_columns(train, "auto")))
+    return verdict
+
+
+def _privacy_note(verdict, rows, columns, ratio, identifiers):
+    """One line: the verdict and the raw numbers behind it."""
+
+    def share(value):
+        return "n/a" if value is None or np.isnan(value) else f"{value:.1%}"
+
+    parts = []
+    for metric, value, baseline, check in rows:
+        if metric == "dcr_ratio":
+            parts.append(f"dcr_ratio {value:.3f} (privacy_dcr is min(1, ratio)): {check}")
+        else:
+            label = "exact copies" if metric == "exact_copy_rate" else "rare values"
+            parts.append(f"{label} {share(value)} of synthetic rows, hold-out "
+                         f"{share(baseline)}: {check}")
+    worst = columns.sort_values("synthetic", ascending=False, kind="stable").iloc[0]
+    if worst["synthetic"] > 0:
+        parts.append(f"most rare values in column {worst['column']!r} "
+                     f"({share(worst['synthetic'])} of synthetic rows)")
+    if identifiers:
+        parts.append(f"identifier columns {identifiers}")
+    return f"privacy verdict: {verdict.upper()} - " + "; ".join(parts)
 
 
 def _efficacy(real, synthetic, holdout, target, task, random_state, scores, tables, info):

@@ -30,7 +30,7 @@ from sklearn.utils import check_random_state
 from .._validation import check_frame
 from ._detection import detection_score
 from ._mixgan import correlation_maintenance_gap, marginal_agreement_score
-from ._privacy import exact_copy_rate
+from ._privacy import exact_copy_rate, rare_value_copy_rate
 from ._quality import column_pair_trends, column_shapes, quality_score
 from ._utility import ml_efficacy
 
@@ -150,10 +150,11 @@ def make_synthesis_scorer(metric, *, greater_is_better=True, random_state=0, **k
 
     Privacy: in cross-validation the scorer only sees the validation fold, not the rows the
     synthesizer was trained on, so it cannot measure memorisation of the training rows.
-    ``make_synthesis_scorer(exact_copy_rate, greater_is_better=False)`` compares the samples
-    with whatever ``X`` it is given: call it yourself on the training rows,
-    ``scorer(fitted, X_train)``, to count copies of them. :func:`dcr_ratio` needs the
-    training rows and a hold-out and has no scorer.
+    ``make_synthesis_scorer(exact_copy_rate, greater_is_better=False)`` (and
+    :func:`rare_value_copy_rate` likewise) compares the samples with whatever ``X`` it is
+    given: call it yourself on the training rows, ``scorer(fitted, X_train)``, to count
+    copies of them. :func:`dcr_ratio` needs the training rows and a hold-out and has no
+    scorer.
 
     Parameters
     ----------
@@ -231,6 +232,7 @@ _REGISTRY = {
     "detection": (detection_score, True, (), {}),
     "neg_correlation_maintenance_gap": (correlation_maintenance_gap, False, (), {}),
     "neg_exact_copy_rate": (exact_copy_rate, False, (), {}),
+    "neg_rare_value_copy_rate": (rare_value_copy_rate, False, (), {}),
     "ml_efficacy_macro_f1": (ml_efficacy, True, ("target",), {"key": "macro_f1"}),
     "ml_efficacy_weighted_f1": (ml_efficacy, True, ("target",), {"key": "weighted_f1"}),
     "ml_efficacy_r2": (ml_efficacy, True, ("target",), {"key": "r2", "task": "regression"}),
@@ -272,6 +274,10 @@ def get_scorer(scoring, *, random_state=0, **kwargs):
     ``"neg_exact_copy_rate"``             ``-`` :func:`exact_copy_rate` of the samples in
                                           ``X`` (see the privacy note of
                                           :func:`make_synthesis_scorer`)
+    ``"neg_rare_value_copy_rate"``        ``-`` :func:`rare_value_copy_rate`: samples
+                                          carrying a value held by fewer than
+                                          ``min_count=5`` rows of ``X`` (an identifier, a
+                                          rare category), same note
     ``"ml_efficacy_macro_f1"``            :func:`ml_efficacy` with ``X`` as test set;
     ``"ml_efficacy_weighted_f1"``         needs ``target=...``
     ``"ml_efficacy_r2"``

@@ -17,6 +17,7 @@ from skmixsynth.metrics import (
     make_synthesis_scorer,
     ml_efficacy,
     quality_score,
+    rare_value_copy_rate,
 )
 
 REQUIRED = {
@@ -27,6 +28,7 @@ REQUIRED = {
     "detection",
     "neg_correlation_maintenance_gap",
     "neg_exact_copy_rate",
+    "neg_rare_value_copy_rate",
     "ml_efficacy_macro_f1",
     "ml_efficacy_weighted_f1",
     "ml_efficacy_r2",
@@ -49,12 +51,12 @@ def test_registry_names():
 def test_copying_beats_column_shuffling(name, real, doubles):
     """Every registered scorer ranks a synthesizer that keeps the dependencies above one
     that samples each column on its own -- except column shapes and marginal agreement,
-    which only see marginals, and the copy rate, a privacy loss the copier must lose on."""
+    which only see marginals, and the copy rates, privacy losses the copier must lose on."""
     train = real.iloc[:300]
     copier = doubles["copying"]().fit(train)
     shuffler = doubles["shuffle"]().fit(train)
     scorer = _scorer(name)
-    X = train if name == "neg_exact_copy_rate" else real.iloc[300:]
+    X = train if name in {"neg_exact_copy_rate", "neg_rare_value_copy_rate"} else real.iloc[300:]
     copy_score, shuffle_score = scorer(copier, X), scorer(shuffler, X)
     assert np.isfinite(copy_score) and np.isfinite(shuffle_score)
     if name.startswith("neg_"):
@@ -64,6 +66,10 @@ def test_copying_beats_column_shuffling(name, real, doubles):
     elif name == "neg_exact_copy_rate":
         assert copy_score == -1.0  # every sampled row is a training row
         assert shuffle_score > -0.1
+    elif name == "neg_rare_value_copy_rate":
+        # both carry the training rows' floats exactly, each held by one row
+        assert copy_score == -1.0
+        assert shuffle_score == -1.0
     else:
         assert copy_score > shuffle_score + 0.05, (copy_score, shuffle_score)
 
@@ -117,6 +123,18 @@ def test_ml_efficacy_scorers(real, doubles):
     assert get_scorer("ml_efficacy_r2", target="y")(synth, X) == r2
     with pytest.raises(ValueError, match=r"needs \['target'\]"):
         get_scorer("ml_efficacy_macro_f1")
+
+
+def test_rare_value_scorer_tells_fresh_rows_from_copied_values(real, holdout, doubles):
+    train = real.iloc[:300]
+    scorer = get_scorer("neg_rare_value_copy_rate")
+    fresh = _RecordingSynthesizer(holdout)  # new rows: no training float comes back
+    assert scorer(fresh, train) == -rare_value_copy_rate(train, holdout.iloc[:300])
+    assert scorer(fresh, train) > -0.05
+    assert scorer(doubles["shuffle"]().fit(train), train) == -1.0
+    loose = get_scorer("neg_rare_value_copy_rate", min_count=1)  # nothing is rare
+    assert loose(doubles["copying"]().fit(train), train) == 0.0
+    assert repr(loose) == "get_scorer('neg_rare_value_copy_rate', min_count=1)"
 
 
 def test_make_synthesis_scorer_sign_and_repr(real, doubles):

@@ -26,6 +26,7 @@ from skmixsynth.metrics import (  # noqa: E402
     exact_copy_rate,
     marginal_agreement_summary,
     quality_score,
+    rare_value_copy_rate,
 )
 from skmixsynth.metrics._report import SCORE_INFO  # noqa: E402
 
@@ -43,6 +44,7 @@ FULL = [
     "ml_efficacy_macro_f1",
     "ml_efficacy_weighted_f1",
     "privacy_exact_copies",
+    "privacy_rare_values",
     "privacy_dcr",
 ]
 
@@ -91,6 +93,7 @@ def test_full_report_has_every_score_table_and_figure(full):
         "correlation_maintenance",
         "ml_efficacy",
         "privacy",
+        "privacy_columns",
     }
     assert all(isinstance(t, pd.DataFrame) for t in full.tables.values())
     assert set(full.figures) == {
@@ -126,6 +129,7 @@ def test_scores_are_the_metrics(split, full):
     gap = (errors["e_real"] - errors["e_fake"]).abs().mean()
     assert scores["correlation_maintenance"] == pytest.approx(1 - gap)
     assert scores["privacy_exact_copies"] == pytest.approx(1 - exact_copy_rate(real, fake))
+    assert scores["privacy_rare_values"] == pytest.approx(1 - rare_value_copy_rate(real, fake))
     assert scores["privacy_dcr"] == pytest.approx(min(1.0, dcr_ratio(real, fake, holdout)))
 
 
@@ -143,11 +147,14 @@ def test_target_and_train_without_holdout(split):
     report = evaluate(
         split["real"], split["fake"], target="plan", train=split["real"], figures=False
     )
-    assert list(report.scores) == [*ALWAYS, "privacy_exact_copies"]
+    assert list(report.scores) == [*ALWAYS, "privacy_exact_copies", "privacy_rare_values"]
     joined = " ".join(report.notes)
     assert "ml_efficacy skipped" in joined
     assert "privacy_dcr skipped" in joined
-    assert report.tables["privacy"]["metric"].tolist() == ["exact_copy_rate"]
+    assert report.tables["privacy"]["metric"].tolist() == [
+        "exact_copy_rate",
+        "rare_value_copy_rate",
+    ]
 
 
 def test_regression_target():
@@ -260,3 +267,99 @@ def test_empty_report_renders():
     assert str(report).startswith("EvaluationReport")
     assert report.to_dict() == {"scores": {}, "tables": {}, "figures": [], "notes": [], "info": {}}
     assert "<h1>" in report.to_html()
+
+
+# ----------------------------------------------------------------------------- privacy
+def _with_emails(frame, seed):
+    rng = np.random.default_rng(seed)
+    users = ["".join(rng.choice(list("abcdefghijklmnopqrstuvwxyz"), 8)) for _ in frame.index]
+    return frame.assign(email=[f"{u}.{seed}.{i}@example.org" for i, u in enumerate(users)])
+
+
+@pytest.fixture(scope="module")
+def email_split():
+    # small: the report's correlation_maintenance predicts every column, the e-mail too
+    data = make_mixed(450, random_state=3)
+    return {
+        "train": _with_emails(data.iloc[:150].reset_index(drop=True), 1),
+        "holdout": _with_emails(data.iloc[150:300].reset_index(drop=True), 2),
+        "other": _with_emails(data.iloc[300:].reset_index(drop=True), 3),
+    }
+
+
+def test_copied_emails_read_as_a_leak(email_split):
+    """Measured before: every synthetic e-mail a training e-mail (the other columns drawn
+    on their own), and both privacy scores read 1.0."""
+    train, holdout = email_split["train"], email_split["holdout"]
+    fake = shuffled(train)
+    report = evaluate(train, fake, holdout=holdout, train=train, figures=False)
+    assert report.scores["privacy_exact_copies"] == 0.0
+    assert report.scores["privacy_rare_values"] == 0.0
+    assert report.scores["privacy_dcr"] == 0.0
+    assert report.info["privacy_verdict"] == "leak"
+    privacy = report.tables["privacy"].set_index("metric")
+    assert privacy["verdict"].tolist() == ["leak", "leak", "leak"]
+    assert privacy.loc["dcr_ratio", "synthetic"] == 0.0  # the raw ratio, uncapped
+    columns = report.tables["privacy_columns"].set_index("column")
+    assert columns.loc["email", "identifier"]
+    assert columns.loc["email", ["synthetic", "holdout"]].tolist() == [1.0, 0.0]
+    assert columns.loc["email", "verdict"] == "leak"
+    (note,) = [n for n in report.notes if n.startswith("privacy verdict")]
+    assert "LEAK" in note and "'email'" in note and "100.0%" in note
+    assert "privacy verdict: LEAK" in str(report)
+    # the privacy section names no training e-mail
+    written = " ".join(
+        [*report.notes, report.tables["privacy"].to_string(),
+         report.tables["privacy_columns"].to_string()]
+    )
+    assert not any(email in written for email in train["email"])
+    # without a hold-out, a copied identifier is still a leak
+    alone = evaluate(train, fake, train=train, figures=False)
+    assert alone.info["privacy_verdict"] == "leak"
+
+
+def test_a_few_copied_identifiers_are_a_leak(email_split):
+    train, holdout, other = email_split["train"], email_split["holdout"], email_split["other"]
+    fake = other.copy()
+    fake.loc[:1, "email"] = train["email"].iloc[:2].to_numpy()  # 2 rows of 150
+    report = evaluate(train, fake, holdout=holdout, train=train, figures=False)
+    columns = report.tables["privacy_columns"].set_index("column")
+    assert columns.loc["email", "synthetic"] == pytest.approx(2 / 150)
+    assert columns.loc["email", "verdict"] == "leak"
+    # rare ages are carried by unseen rows too: not a leak
+    assert columns.loc["age", "holdout"] > 0.05
+    assert columns.loc["age", "verdict"] == "safe"
+    assert report.info["privacy_verdict"] == "leak"
+
+
+def test_fresh_emails_and_a_holdout_read_as_safe(email_split):
+    from types import SimpleNamespace
+
+    from skmixsynth._protection import IdentifierColumn
+
+    train, holdout, other = email_split["train"], email_split["holdout"], email_split["other"]
+    column = IdentifierColumn().fit(
+        train["email"], name="email", settings=SimpleNamespace(min_count=5, random_state=0)
+    )
+    emails = column.decode(np.empty((len(other), 0)), None, np.random.RandomState(0))
+    fresh = other.assign(email=emails.to_numpy())
+    for rows in (fresh, other):
+        report = evaluate(train, rows, holdout=holdout, train=train, figures=False)
+        assert report.info["privacy_verdict"] == "safe", report.tables["privacy"]
+        assert report.scores["privacy_exact_copies"] == 1.0
+        assert report.scores["privacy_dcr"] > 0.8
+        assert (report.tables["privacy_columns"]["verdict"] == "safe").all()
+        assert report.tables["privacy_columns"].set_index("column").loc["email", "synthetic"] == 0
+        assert "privacy verdict: SAFE" in str(report)
+
+
+def test_privacy_verdict_without_a_baseline(split):
+    real = split["real"]
+    report = evaluate(real, split["fake"], train=real, figures=False)
+    rates = report.tables["privacy"].set_index("metric")["synthetic"]
+    expected = {0.0: "safe"}.get(rates["rare_value_copy_rate"], "no baseline")
+    assert report.tables["privacy"].set_index("metric").loc["rare_value_copy_rate", "verdict"] == (
+        expected
+    )
+    assert report.info["privacy_verdict"] in {"safe", "no baseline"}
+    assert "privacy_verdict" in json.loads(json.dumps(report.to_dict()))["info"]
