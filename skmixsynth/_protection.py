@@ -363,9 +363,10 @@ class IdentifierColumn:
     uniformly among 16 and its other variable positions drawn uniformly from their
     alphabets, so two fresh values of a template with ``N`` possible values are equal with
     probability ``1 / N``, and ``n`` of them are all distinct with probability at least
-    ``1 - n**2 / (2 N)``. An e-mail template with eight letters before the ``@`` has
-    ``N`` above ``16 * 26**5``, about 190 million: 1,000 values repeat one with probability
-    under 0.3 %. Short formats (a 5-digit code) have few fresh values and repeat them.
+    ``1 - n**2 / (2 N)``. An e-mail template with eight letters before the ``@`` and a
+    three-letter marker has ``N`` at least ``16 * 26**5``, about 190 million: 1,000 values
+    repeat one with probability under 0.3 %. Short formats (a 5-digit code) have few fresh
+    values and repeat them.
 
     Missing values are drawn with the training share of missing values. The dtype is kept:
     ``object`` (of ``str`` or of Python ``int``), ``string``, integer dtypes (values fit the
