@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import check_random_state
 
+from ._columns import from_json, to_json
+
 __all__ = ["IdentifierColumn", "looks_like_identifier"]
 
 # --- the detection rule (see looks_like_identifier) ------------------------------------------
@@ -379,7 +381,7 @@ class IdentifierColumn:
     n_numerical : int
         0.
     discrete_labels : None
-    name : hashable
+    name_ : hashable
         The column, set by :meth:`fit`.
     mode : {"string", "integer"}
     missing_share : float
@@ -467,7 +469,7 @@ class IdentifierColumn:
         templates = _normalised(templates)
         if not templates:
             templates = _fallback(texts, mode, series.dtype, by_length, rng, name)
-        self.name = name
+        self.name_ = name
         self.mode = mode
         self.dtype = series.dtype
         self.missing_share = float(1.0 - len(present) / len(series))
@@ -553,7 +555,7 @@ class IdentifierColumn:
         self._check_fitted()
         return {
             "type": self.type_name,
-            "name": self.name,
+            "name": to_json(self.name_),
             "dtype": _dtype_to_json(self.dtype),
             "mode": self.mode,
             "missing_share": self.missing_share,
@@ -578,7 +580,7 @@ class IdentifierColumn:
                 f"{cls.type_name!r}."
             )
         column = cls()
-        column.name = d["name"]
+        column.name_ = from_json(d["name"])
         column.mode = d["mode"]
         column.dtype = _dtype_from_json(d["dtype"])
         column.missing_share = float(d["missing_share"])
@@ -593,7 +595,7 @@ class IdentifierColumn:
         if not hasattr(self, "templates"):
             return "IdentifierColumn()"
         return (
-            f"IdentifierColumn(name={self.name!r}, mode={self.mode!r}, "
+            f"IdentifierColumn(name={self.name_!r}, mode={self.mode!r}, "
             f"templates={len(self.templates)})"
         )
 

@@ -63,7 +63,9 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
 
     Parameters common to every synthesizer (subclasses repeat them in their signature):
     ``epochs``, ``batch_size``, ``numerical_encoding``, ``max_categories``,
-    ``categorical_columns``, ``numerical_columns``, ``device``, ``random_state``, ``verbose``.
+    ``categorical_columns``, ``numerical_columns``, ``column_encoders``, ``min_count`` (rare-value
+    protection, 5 by default), ``identifiers`` (``"fresh"`` by default), ``device``,
+    ``random_state``, ``verbose``.
 
     Attributes
     ----------
@@ -103,6 +105,9 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
         "max_categories": [Interval(numbers.Integral, 2, None, closed="left"), None],
         "categorical_columns": ["array-like", None],
         "numerical_columns": ["array-like", None],
+        "column_encoders": [list, tuple, None],
+        "min_count": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "identifiers": [StrOptions({"fresh", "drop"}), None],
         "device": [str, torch.device],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -120,6 +125,9 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
             numerical_columns=self.numerical_columns,
             numerical_encoding=self.numerical_encoding,
             max_categories=self.max_categories,
+            column_encoders=self.column_encoders,
+            min_count=self.min_count,
+            identifiers=self.identifiers,
             dtype=np.float32,
         )
 
@@ -344,18 +352,22 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
                 f"X has {frame.shape[1]} features, but {type(self).__name__} is expecting "
                 f"{self.n_features_in_} features as input."
             )
-        synthetic = self.sample(frame.shape[0], random_state=0)
+        names = [col.name_ for col in self.encoder_.column_encoders_]
         if isinstance(X, pd.DataFrame):
-            missing = [c for c in synthetic.columns if c not in frame.columns]
+            missing = [c for c in names if c not in frame.columns]
             if missing:
                 raise ValueError(
                     f"Columns {missing} were seen at fit but are missing from X (it has "
                     f"{list(frame.columns)})."
                 )
-            frame = frame[synthetic.columns]
         else:  # an array: its columns in the order of the training columns
-            frame = frame.set_axis(synthetic.columns, axis=1)
-        return quality_score(frame, synthetic)
+            frame = frame.set_axis(names, axis=1)
+        # Only the modelled columns are compared: an identifier column (fresh values or
+        # dropped) adds no span to the layout and is not meant to look like the real one.
+        layout = self.encoder_.layout_
+        modelled = [c for c in names if layout.column_spans(c)]
+        synthetic = self.sample(frame.shape[0], random_state=0)
+        return quality_score(frame[modelled], synthetic[modelled])
 
     # ------------------------------------------------------------ persistence
     def save(self, path):

@@ -1,5 +1,6 @@
 """MixGANSynthesizer: interface, determinism, persistence, edge cases (tiny and fast)."""
 
+import json
 import logging
 import pickle
 
@@ -357,11 +358,16 @@ def test_rare_categories():
     rng = np.random.default_rng(0)
     levels = np.array(["common"] * 70 + ["rare1", "rare2"] + [f"z{i}" for i in range(8)])
     X = pd.DataFrame({"c": rng.permutation(levels), "x": rng.normal(size=80)})
-    fake = tiny(max_categories=3).fit(X).sample(200, random_state=0)
+    # min_count=None: levels seen once are grouped by max_categories, not protected
+    fake = tiny(max_categories=3, min_count=None).fit(X).sample(200, random_state=0)
     # The grouped rare levels come back as training levels (the mode is learnt in
     # test_min_steps_lets_a_small_table_be_learnt; two epochs of a batch each are too few).
     assert set(fake["c"]) <= set(levels)
     assert len(set(fake["c"])) > 3
+    # the default protection: no level seen fewer than 5 times is sampled or saved
+    model = tiny(max_categories=3).fit(X)
+    assert set(model.sample(200, random_state=0)["c"]) <= {"common", "_RARE_"}
+    assert "rare1" not in json.dumps(model.encoder_.get_state())
 
 
 def test_few_rows_work_and_too_few_raise():

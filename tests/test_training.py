@@ -55,7 +55,8 @@ class TokenSynthesizer(BaseSynthesizer):
 
     def __init__(self, *, d_model=8, lr=0.01, epochs=2, batch_size=64,
                  numerical_encoding="quantile", max_categories=None, categorical_columns=None,
-                 numerical_columns=None, device="cpu", random_state=None, verbose=0):
+                 numerical_columns=None, column_encoders=None, min_count=5,
+                 identifiers="fresh", device="cpu", random_state=None, verbose=0):
         self.d_model = d_model
         self.lr = lr
         self.epochs = epochs
@@ -64,6 +65,9 @@ class TokenSynthesizer(BaseSynthesizer):
         self.max_categories = max_categories
         self.categorical_columns = categorical_columns
         self.numerical_columns = numerical_columns
+        self.column_encoders = column_encoders
+        self.min_count = min_count
+        self.identifiers = identifiers
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
