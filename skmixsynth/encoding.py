@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils import Bunch, check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._columns import (
@@ -29,6 +28,7 @@ from ._columns import (
     identifier_encoder,
     to_json,
 )
+from ._compat import Interval, StrOptions
 from ._layout import CATEGORICAL, NUMERICAL, Layout, Span
 from ._validation import (
     DATETIME,
