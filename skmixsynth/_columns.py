@@ -525,15 +525,8 @@ class NumericalColumn(BaseEstimator):
             values, encoding=encoding, n_quantiles=settings.n_quantiles,
             point_masses=settings.point_masses, min_count=settings.min_count,
         )
-        integer = self._is_integer(series.dtype)
-        if integer and summary.clip and summary.minimum == summary.maximum:
-            # a protected column collapsed to its mean: a whole number, like its values
-            v = float(np.round(summary.minimum))
-            summary = dataclasses.replace(
-                summary, minimum=v, maximum=v,
-                quantiles=None if summary.quantiles is None else np.array([v, v]))
-        return self.fit_summary(summary, name=name, dtype=series.dtype, integer=integer,
-                                **time_scale)
+        return self.fit_summary(summary, name=name, dtype=series.dtype,
+                                integer=self._is_integer(series.dtype), **time_scale)
 
     def fit_summary(self, summary, *, name, dtype, integer=None, **time_scale):
         """Fit from summary statistics instead of a series (a one-pass fit over chunks).
@@ -546,7 +539,8 @@ class NumericalColumn(BaseEstimator):
         dtype : dtype
             The training dtype (decoded values have it).
         integer : bool, default=None
-            Round decoded values; ``None`` decides from ``dtype``.
+            Round decoded values; ``None`` decides from ``dtype``. A protected summary
+            (``clip``) collapsed to one value is rounded to a whole number, as :meth:`fit` does.
         **time_scale
             ``origin`` and ``unit`` of a :class:`DatetimeColumn`.
 
@@ -554,6 +548,13 @@ class NumericalColumn(BaseEstimator):
         -------
         self : NumericalColumn
         """
+        integer = self._is_integer(dtype) if integer is None else bool(integer)
+        if integer and summary.clip and summary.minimum == summary.maximum:
+            # a protected column collapsed to its mean: a whole number, like its values
+            v = float(np.round(summary.minimum))
+            summary = dataclasses.replace(
+                summary, minimum=v, maximum=v,
+                quantiles=None if summary.quantiles is None else np.array([v, v]))
         knots = summary.quantiles
         if knots is not None:
             knots = _frozen(knots)
@@ -569,7 +570,7 @@ class NumericalColumn(BaseEstimator):
             maximum=float(summary.maximum),
             masses=tuple(float(v) for v in summary.masses),
             has_missing=bool(summary.n_missing),
-            integer=self._is_integer(dtype) if integer is None else bool(integer),
+            integer=integer,
             quantiles=knots,
             fill=float(fill),
             clip=bool(summary.clip),
@@ -994,28 +995,73 @@ class CategoricalColumn(BaseEstimator):
         -------
         self : CategoricalColumn
         """
-        if series.isna().all():
+        observed = series.dropna()
+        counts = observed.value_counts(sort=False)
+        return self.fit_counts(list(counts.index), counts.to_numpy(), name=name,
+                               dtype=series.dtype, n_missing=len(series) - len(observed),
+                               settings=settings)
+
+    def fit_counts(self, levels, counts, *, name, dtype, n_missing, settings):
+        """Fit from level counts instead of a series (a one-pass fit over chunks).
+
+        ``fit(series)`` is ``fit_counts`` of the series' value counts, so both give the same
+        column from the same rows.
+
+        Parameters
+        ----------
+        levels : list
+            The distinct non-missing values, in order of first appearance (the order kept
+            for levels that cannot be sorted).
+        counts : array-like of int
+            How many rows hold each level.
+        name : object
+            The column's name.
+        dtype : dtype
+            The training dtype: a categorical dtype's categories are the levels, in their
+            order (unseen ones with a count of 0); other levels are sorted where they can be.
+        n_missing : int
+            Number of missing values.
+        settings : EncoderSettings
+
+        Returns
+        -------
+        self : CategoricalColumn
+
+        Examples
+        --------
+        >>> from skmixsynth._columns import CategoricalColumn, EncoderSettings
+        >>> col = CategoricalColumn().fit_counts(["b", "a"], [3, 1], name="c", dtype=object,
+        ...                                      n_missing=2, settings=EncoderSettings())
+        >>> col.discrete_labels
+        ('a', 'b', 'nan')
+        """
+        dtype = pd.api.types.pandas_dtype(dtype)
+        counts = np.asarray(counts, dtype=np.int64).reshape(-1)
+        if len(levels) != counts.size:
+            raise ValueError(
+                f"Column {name!r}: {len(levels)} levels but {counts.size} counts were given."
+            )
+        if not (counts > 0).any():
             raise ValueError(
                 f"Column {name!r} has only missing values; drop it or fill it before fitting."
             )
-        has_missing = bool(series.isna().any())
-        observed = series.dropna()
-        is_category = isinstance(series.dtype, pd.CategoricalDtype)
+        has_missing = n_missing > 0
+        is_category = isinstance(dtype, pd.CategoricalDtype)
         categories = None
         if is_category:
-            levels = list(series.dtype.categories)
-            counts = observed.value_counts(sort=False).reindex(levels, fill_value=0)
+            seen = {}
+            for v, c in zip(levels, counts.tolist(), strict=True):
+                seen[v] = seen.get(v, 0) + c
+            levels = list(dtype.categories)
+            counts = np.array([seen.get(v, 0) for v in levels], dtype=np.int64)
         else:
-            counts = observed.value_counts(sort=False)
-            levels = list(counts.index)
             try:
                 order = np.argsort(np.asarray(levels, dtype=object), kind="stable")
                 levels = [levels[i] for i in order]
+                counts = counts[order]
             except TypeError:  # mixed, unorderable types: keep the order of appearance
                 pass
-            counts = counts.reindex(levels)
         levels = [_py(v) for v in levels]
-        counts = counts.to_numpy()
         n_protected = 0
         if settings.min_count is not None:
             # rare-value protection: levels seen fewer than min_count times are dropped from
@@ -1046,12 +1092,12 @@ class CategoricalColumn(BaseEstimator):
                 grouped)
         self.name_ = name
         self.state_ = CategoricalState(
-            dtype=_dtype_to_json(series.dtype),
+            dtype=_dtype_to_json(dtype),
             levels=tuple(kept),
             grouped=tuple(grouped),
             grouped_p=tuple(grouped_p),
             has_missing=has_missing,
-            ordered=bool(getattr(series.dtype, "ordered", False)),
+            ordered=bool(getattr(dtype, "ordered", False)),
             categories=categories,
             protected=n_protected > 0,
         )
