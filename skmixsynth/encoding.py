@@ -59,7 +59,9 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
     Numerical columns become one scalar each in (0, 1); categorical columns become one-hot
     blocks. The output is laid out as one contiguous numerical block followed by the discrete
     blocks, and :attr:`layout_` describes every block (source column, kind, slice, activation)
-    so that models, losses and metrics never hard-code positions.
+    so that models, losses and metrics never hard-code positions. :meth:`fit` is exact and in
+    memory; :meth:`partial_fit` fits in one pass over chunks of a table, in bounded memory,
+    with a documented error bound.
 
     ``inverse_transform(transform(X))`` gives back ``X``: same columns and order, same dtypes
     (int stays int, bool stays bool, category keeps its categories, datetime stays datetime,
@@ -383,8 +385,8 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         self._validate_params()
         if np.dtype(self.dtype) not in (np.float32, np.float64):
             raise ValueError(f"dtype must be numpy.float32 or numpy.float64; got {self.dtype!r}.")
-        frame = check_frame(X)
         work = getattr(self, "_partial", None)
+        frame = check_frame(X, allow_empty=work is not None)  # kinds need a first row
         if work is None:
             work = _OnePass(self, frame)
         else:
@@ -1228,7 +1230,7 @@ class _Column:
         if not all_missing:
             kind = column_kind(series, name=self.name)
             if kind != self.kind:
-                if self.kind != CATEGORICAL:  # quote a value that is not a number
+                if self.kind == NUMERICAL:  # quote a value that is not a number
                     numeric_values(series, column=self.name, what=f"is {self.kind} ({first})")
                 raise ValueError(
                     f"Column {self.name!r} is {self.kind} ({first}), but this chunk has dtype "

@@ -455,9 +455,17 @@ def test_mismatched_chunks_are_clear_errors(mixed):
         enc.partial_fit(mixed.iloc[100:200])
     enc.set_params(n_quantiles=1000)
     assert json.dumps(enc.get_state()) == before  # a call that raises changes nothing
-    # reordered columns are fine
+    dates = mixed.iloc[100:200].assign(when=mixed["when"].iloc[100:200].astype(str))
+    with pytest.raises(ValueError, match=r"Column 'when' is datetime .* this chunk has dtype "
+                                         r"object, which makes it categorical"):
+        enc.partial_fit(dates)
+    # reordered columns are fine, and an empty chunk changes nothing
     enc.partial_fit(mixed.iloc[100:200][mixed.columns[::-1]])
     assert enc._names == list(mixed.columns)
+    after = enc.get_state()
+    assert enc.partial_fit(mixed.iloc[:0]).get_state() == after
+    with pytest.raises(ValueError, match="X has no rows"):
+        MixedTypeEncoder().partial_fit(mixed.iloc[:0])
     # forced numerical columns take numbers written as text, and quote what is not one
     df = pd.DataFrame({"t": ["1", "2", "3"]})
     forced = MixedTypeEncoder(numerical_columns=["t"]).partial_fit(df)
