@@ -487,6 +487,20 @@ def test_fit_starts_afresh_and_ends_a_pass(mixed):
     assert not hasattr(clone(enc), "_partial")
 
 
+def test_a_pickled_pass_goes_on(skewed):
+    """A pickle keeps the working state: the pass goes on where it was."""
+    import pickle
+
+    chunks = chunks_of(skewed, 6)
+    enc = partial(chunks[:3], min_count=5)
+    twin = pickle.loads(pickle.dumps(enc))
+    for chunk in chunks[3:]:
+        enc.partial_fit(chunk)
+        twin.partial_fit(chunk)
+    assert json.dumps(twin.get_state()) == json.dumps(enc.get_state())
+    assert json.dumps(enc.get_state()) == json.dumps(partial(chunks, min_count=5).get_state())
+
+
 def test_column_encoders(mixed):
     named = [("scaled", "minmax", ["x"]), ("codes", "categorical", ["k"]),
              ("gone", "drop", ["f"]), ("inst", NumericalColumn(encoding="minmax"), ["gain"])]
