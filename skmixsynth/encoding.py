@@ -1441,7 +1441,6 @@ class _IdentifierWatch:
     :data:`IDENTIFIER_WATCH_LEVELS` distinct values."""
 
     def __init__(self, acc):
-        self.acc = acc
         self.counts = {} if isinstance(acc, _Numbers) else None
         self.identifier = False  # whether it looks like one on the chunks so far
 
