@@ -62,6 +62,9 @@ _DATETIME_UNITS = (  # coarsest first; (name, nanoseconds)
     ("ns", 1),
 )
 _UNIT_NS = dict(_DATETIME_UNITS)
+#: a sketch that is exact and holds at most this many values is summarised by rebuilding its
+#: values (:meth:`NumericalSummary.from_sketch`): the very summary ``fit`` computes
+EXACT_SKETCH_ROWS = 100_000
 
 
 # ============================================================================ settings
@@ -383,6 +386,165 @@ class NumericalSummary:
         return cls(n_missing, lo, hi, masses, knots, fill, clip=True)
 
 
+    @classmethod
+    def from_sketch(cls, sketch, *, encoding, n_quantiles=1000, point_masses=None,
+                    min_count=None, to_scale=None):
+        """Statistics of the values a :class:`~skmixsynth._sketch.QuantileSketch` has seen.
+
+        While the sketch is exact (``rank_error == 0``) and has seen at most
+        :data:`EXACT_SKETCH_ROWS` values, the values are rebuilt from it and this is
+        :meth:`from_values` on them: the same summary, bit for bit. Otherwise every statistic
+        is read from the sketch the way :meth:`from_values` computes it from the sorted
+        values, with the sketch's error (``e = sketch.rank_error`` and
+        ``c = sketch.count_error``):
+
+        - the range is exact (the sketch keeps exact tails); with ``min_count=k`` so are the
+          clip bounds (the ``k``-th smallest and largest), as long as ``k`` plus the number of
+          point masses is below the sketch's ``n_extremes``;
+        - a point mass is a value whose estimated count is at least ``point_masses`` of the
+          non-missing rows (within ``c`` of its count, so only values within ``c`` rows of
+          the threshold can be decided otherwise than by :meth:`from_values`);
+        - each quantile knot at level ``q`` has a true rank, among the ``m`` values on the
+          scale, within ``(1 + 2 n_masses) e + 1`` of ``q (m - 1)``, and the fill is the scaled
+          median within the same bound;
+        - with ``min_count=k`` the knots are means of groups of consecutive ranks, as in
+          :meth:`from_values`, taken over the sketch's weighted items: the knot of the
+          group of ranks ``[a, b)`` lies between the values of true ranks ``a - e`` and
+          ``b - 1 + e``. A group must hold at least ``k`` rows' worth of distinct sketched rows
+          (a compactor item counts for one row, a counted value for its count), so that no
+          knot is one sketched row's value: where a group holds fewer, there are fewer, larger
+          groups. The fill is the scaled mean of the middle ``k`` ranks, widened in the same
+          way.
+
+        Parameters
+        ----------
+        sketch : QuantileSketch
+            With at least one non-missing value.
+        encoding, n_quantiles, point_masses, min_count
+            As in :meth:`from_values`.
+        to_scale : callable or None, default=None
+            Maps sketched values (float64 array) to the column's scale, increasing (a
+            datetime column sketches nanoseconds and is scaled in whole units from its
+            origin); ``None`` is the identity.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skmixsynth._columns import NumericalSummary
+        >>> from skmixsynth._sketch import QuantileSketch
+        >>> values = np.array([1.0, 2.0, np.nan, 4.0])
+        >>> a = NumericalSummary.from_sketch(QuantileSketch().update(values), encoding="quantile")
+        >>> b = NumericalSummary.from_values(values, encoding="quantile")
+        >>> a.quantiles.tolist() == b.quantiles.tolist(), a.fill == b.fill
+        (True, True)
+        """
+        if to_scale is None:
+            def to_scale(x):
+                return np.asarray(x, dtype=np.float64)
+        if sketch.n == 0:
+            raise ValueError("The sketch has no values to summarise.")
+        if sketch.rank_error == 0 and sketch.n <= EXACT_SKETCH_ROWS:
+            values, weights, _ = sketch.items()
+            finite = to_scale(np.repeat(values, weights))
+            return cls.from_values(
+                np.concatenate([finite, np.full(sketch.n_missing, np.nan)]), encoding=encoding,
+                n_quantiles=n_quantiles, point_masses=point_masses, min_count=min_count,
+            )
+        masses = np.empty(0)
+        if point_masses is not None:
+            found, counts = sketch.heavy_hitters(point_masses)
+            if min_count is not None:
+                found, counts = found[counts >= min_count], counts[counts >= min_count]
+            if found.size and counts.sum() < sketch.n:  # a column of masses only keeps its scale
+                masses = found
+        exclude = masses if masses.size else None
+        values, weights, tabled = sketch.items(exclude=exclude)
+        if not weights.size:  # the estimates left nothing on the scale: no point masses
+            masses, exclude = np.empty(0), None
+            values, weights, tabled = sketch.items()
+        m = int(weights.sum())
+        mass_values = tuple(float(v) for v in to_scale(masses))
+        if min_count is not None:
+            return cls._protected_sketch(
+                sketch, values, weights, tabled, exclude, mass_values, encoding=encoding,
+                n_quantiles=n_quantiles, k=int(min_count), to_scale=to_scale)
+        lo, hi = (float(v) for v in to_scale(sketch.order_statistics([0, -1], exclude=exclude)))
+        knots = None
+        if encoding == "quantile":
+            n_q = int(min(n_quantiles, max(m, 2)))
+            knots = to_scale(sketch.quantiles(np.linspace(0.0, 1.0, n_q), exclude=exclude))
+            knots = np.clip(np.maximum.accumulate(knots), lo, hi)
+        # np.median: the mean of the one or two middle values
+        middle = [m // 2] if m % 2 else [m // 2 - 1, m // 2]
+        middle = to_scale(sketch.order_statistics(np.array(middle), exclude=exclude))
+        fill = float(np.mean(_scale(middle, knots, lo, hi)))
+        return cls(sketch.n_missing, lo, hi, mass_values, knots, fill)
+
+    @classmethod
+    def _protected_sketch(cls, sketch, values, weights, tabled, exclude, masses, *, encoding,
+                          n_quantiles, k, to_scale):
+        m = int(weights.sum())
+        ends = np.cumsum(weights)
+        starts = ends - weights
+        values = to_scale(values)
+        if m >= 2 * k:
+            lo, hi = (float(v) for v in
+                      to_scale(sketch.order_statistics([k - 1, -k], exclude=exclude)))
+        else:  # too few values to protect both tails: the weighted mean
+            lo = hi = float(np.sum(values * weights) / m)
+        values = np.clip(values, lo, hi)
+        # prefix sums over ranks: of the values, and of the rows known distinct
+        value_sums = np.concatenate([[0.0], np.cumsum(values * weights)])
+        row_sums = np.concatenate([[0], np.cumsum(np.where(tabled, weights, 0))])
+        loose = np.concatenate([[0], np.cumsum(~tabled)])
+
+        def prefix(cumulative, rate, x):
+            """Sum over ranks [0, x) of a per-item rate."""
+            j = np.searchsorted(ends, x, side="right")
+            inside = j < ends.size
+            jj = np.minimum(j, ends.size - 1)
+            part = np.where(inside, rate[jj] * (x - starts[jj]), 0)
+            return cumulative[j] + part
+
+        def means(bounds):
+            """Means and distinct-row support of the rank ranges [bounds[i], bounds[i+1])."""
+            a, b = bounds[:-1], bounds[1:]
+            sums = prefix(value_sums, values, b) - prefix(value_sums, values, a)
+            rows = (prefix(row_sums, np.where(tabled, 1, 0), b)
+                    - prefix(row_sums, np.where(tabled, 1, 0), a))
+            # compactor items wholly inside the range: one row each
+            first = np.searchsorted(starts, a, side="left")
+            last = np.searchsorted(ends, b, side="right")
+            rows = rows + np.maximum(loose[np.maximum(last, first)] - loose[first], 0)
+            return np.clip(sums / (b - a), lo, hi), rows
+
+        if lo == hi:
+            middle = lo
+        else:
+            width = k
+            while True:
+                a = max(0, (m - width) // 2)
+                bounds = np.array([a, min(m, a + width)])
+                mean, rows = means(bounds)
+                if rows[0] >= k or width >= m:
+                    middle = float(mean[0])
+                    break
+                width *= 2
+        knots = None
+        if encoding == "quantile":
+            knots = np.array([lo, hi])
+            n_groups = int(min(n_quantiles, m // k)) if lo != hi else 0
+            while n_groups >= 2:
+                bounds = (np.arange(n_groups + 1) * m) // n_groups
+                group_means, rows = means(bounds)
+                if (rows >= k).all():
+                    knots = np.clip(np.maximum.accumulate(group_means), lo, hi)
+                    break
+                n_groups = min(n_groups - 1, int(n_groups * 0.9))  # fewer, larger groups
+        fill = float(_scale(np.array([middle]), knots, lo, hi)[0])
+        return cls(sketch.n_missing, lo, hi, masses, knots, fill, clip=True)
+
+
 @dataclass(frozen=True, eq=False)
 class NumericalState:
     """Fitted state of a :class:`NumericalColumn` (see its ``to_dict`` table)."""
@@ -525,15 +687,8 @@ class NumericalColumn(BaseEstimator):
             values, encoding=encoding, n_quantiles=settings.n_quantiles,
             point_masses=settings.point_masses, min_count=settings.min_count,
         )
-        integer = self._is_integer(series.dtype)
-        if integer and summary.clip and summary.minimum == summary.maximum:
-            # a protected column collapsed to its mean: a whole number, like its values
-            v = float(np.round(summary.minimum))
-            summary = dataclasses.replace(
-                summary, minimum=v, maximum=v,
-                quantiles=None if summary.quantiles is None else np.array([v, v]))
-        return self.fit_summary(summary, name=name, dtype=series.dtype, integer=integer,
-                                **time_scale)
+        return self.fit_summary(summary, name=name, dtype=series.dtype,
+                                integer=self._is_integer(series.dtype), **time_scale)
 
     def fit_summary(self, summary, *, name, dtype, integer=None, **time_scale):
         """Fit from summary statistics instead of a series (a one-pass fit over chunks).
@@ -546,7 +701,8 @@ class NumericalColumn(BaseEstimator):
         dtype : dtype
             The training dtype (decoded values have it).
         integer : bool, default=None
-            Round decoded values; ``None`` decides from ``dtype``.
+            Round decoded values; ``None`` decides from ``dtype``. A protected summary
+            (``clip``) collapsed to one value is rounded to a whole number, as :meth:`fit` does.
         **time_scale
             ``origin`` and ``unit`` of a :class:`DatetimeColumn`.
 
@@ -554,6 +710,13 @@ class NumericalColumn(BaseEstimator):
         -------
         self : NumericalColumn
         """
+        integer = self._is_integer(dtype) if integer is None else bool(integer)
+        if integer and summary.clip and summary.minimum == summary.maximum:
+            # a protected column collapsed to its mean: a whole number, like its values
+            v = float(np.round(summary.minimum))
+            summary = dataclasses.replace(
+                summary, minimum=v, maximum=v,
+                quantiles=None if summary.quantiles is None else np.array([v, v]))
         knots = summary.quantiles
         if knots is not None:
             knots = _frozen(knots)
@@ -569,7 +732,7 @@ class NumericalColumn(BaseEstimator):
             maximum=float(summary.maximum),
             masses=tuple(float(v) for v in summary.masses),
             has_missing=bool(summary.n_missing),
-            integer=self._is_integer(dtype) if integer is None else bool(integer),
+            integer=integer,
             quantiles=knots,
             fill=float(fill),
             clip=bool(summary.clip),
@@ -994,28 +1157,73 @@ class CategoricalColumn(BaseEstimator):
         -------
         self : CategoricalColumn
         """
-        if series.isna().all():
+        observed = series.dropna()
+        counts = observed.value_counts(sort=False)
+        return self.fit_counts(list(counts.index), counts.to_numpy(), name=name,
+                               dtype=series.dtype, n_missing=len(series) - len(observed),
+                               settings=settings)
+
+    def fit_counts(self, levels, counts, *, name, dtype, n_missing, settings):
+        """Fit from level counts instead of a series (a one-pass fit over chunks).
+
+        ``fit(series)`` is ``fit_counts`` of the series' value counts, so both give the same
+        column from the same rows.
+
+        Parameters
+        ----------
+        levels : list
+            The distinct non-missing values, in order of first appearance (the order kept
+            for levels that cannot be sorted).
+        counts : array-like of int
+            How many rows hold each level.
+        name : object
+            The column's name.
+        dtype : dtype
+            The training dtype: a categorical dtype's categories are the levels, in their
+            order (unseen ones with a count of 0); other levels are sorted where they can be.
+        n_missing : int
+            Number of missing values.
+        settings : EncoderSettings
+
+        Returns
+        -------
+        self : CategoricalColumn
+
+        Examples
+        --------
+        >>> from skmixsynth._columns import CategoricalColumn, EncoderSettings
+        >>> col = CategoricalColumn().fit_counts(["b", "a"], [3, 1], name="c", dtype=object,
+        ...                                      n_missing=2, settings=EncoderSettings())
+        >>> col.discrete_labels
+        ('a', 'b', 'nan')
+        """
+        dtype = pd.api.types.pandas_dtype(dtype)
+        counts = np.asarray(counts, dtype=np.int64).reshape(-1)
+        if len(levels) != counts.size:
+            raise ValueError(
+                f"Column {name!r}: {len(levels)} levels but {counts.size} counts were given."
+            )
+        if not (counts > 0).any():
             raise ValueError(
                 f"Column {name!r} has only missing values; drop it or fill it before fitting."
             )
-        has_missing = bool(series.isna().any())
-        observed = series.dropna()
-        is_category = isinstance(series.dtype, pd.CategoricalDtype)
+        has_missing = n_missing > 0
+        is_category = isinstance(dtype, pd.CategoricalDtype)
         categories = None
         if is_category:
-            levels = list(series.dtype.categories)
-            counts = observed.value_counts(sort=False).reindex(levels, fill_value=0)
+            seen = {}
+            for v, c in zip(levels, counts.tolist(), strict=True):
+                seen[v] = seen.get(v, 0) + c
+            levels = list(dtype.categories)
+            counts = np.array([seen.get(v, 0) for v in levels], dtype=np.int64)
         else:
-            counts = observed.value_counts(sort=False)
-            levels = list(counts.index)
             try:
                 order = np.argsort(np.asarray(levels, dtype=object), kind="stable")
                 levels = [levels[i] for i in order]
+                counts = counts[order]
             except TypeError:  # mixed, unorderable types: keep the order of appearance
                 pass
-            counts = counts.reindex(levels)
         levels = [_py(v) for v in levels]
-        counts = counts.to_numpy()
         n_protected = 0
         if settings.min_count is not None:
             # rare-value protection: levels seen fewer than min_count times are dropped from
@@ -1046,12 +1254,12 @@ class CategoricalColumn(BaseEstimator):
                 grouped)
         self.name_ = name
         self.state_ = CategoricalState(
-            dtype=_dtype_to_json(series.dtype),
+            dtype=_dtype_to_json(dtype),
             levels=tuple(kept),
             grouped=tuple(grouped),
             grouped_p=tuple(grouped_p),
             has_missing=has_missing,
-            ordered=bool(getattr(series.dtype, "ordered", False)),
+            ordered=bool(getattr(dtype, "ordered", False)),
             categories=categories,
             protected=n_protected > 0,
         )

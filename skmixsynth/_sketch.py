@@ -296,6 +296,46 @@ class QuantileSketch:
         stored = sum(level.size for level in self._levels)
         return stored + self._table_values.size + self._bottom[0].size + self._top[0].size
 
+    def items(self, *, exclude=None):
+        """The stored values with their weights, sorted: what every estimate is read from.
+
+        While :attr:`rank_error` is 0 the items are the sketched values exactly (each distinct
+        value's weights add up to its count); after a compaction, a compactor value of weight
+        ``2**h`` stands for ``2**h`` rows around it, of which at least one holds it.
+
+        Parameters
+        ----------
+        exclude : array-like of float, optional
+            Values left out (as in :meth:`quantiles`).
+
+        Returns
+        -------
+        values : ndarray of float64
+            Sorted (a value may occur several times).
+        weights : ndarray of int64
+            How many rows each item stands for; they add up to :attr:`n` less the excluded.
+        tabled : ndarray of bool
+            Whether the item is a count of the frequent-value table (at least ``weight`` rows
+            hold its value) rather than a compactor value (at least one row holds it).
+
+        Examples
+        --------
+        >>> values, weights, tabled = QuantileSketch().update([2.0, 1.0, 2.0]).items()
+        >>> values.tolist(), weights.tolist(), tabled.tolist()
+        ([1.0, 2.0], [1, 2], [True, True])
+        """
+        values = np.concatenate([self._table_values, *self._levels])
+        weights = np.concatenate([self._table_counts] + [
+            np.full(level.size, 1 << h, dtype=np.int64) for h, level in enumerate(self._levels)
+        ])
+        tabled = np.zeros(values.size, dtype=bool)
+        tabled[: self._table_values.size] = True
+        if exclude is not None:
+            keep = ~np.isin(values, np.asarray(exclude, dtype=np.float64).ravel())
+            values, weights, tabled = values[keep], weights[keep], tabled[keep]
+        order = np.argsort(values, kind="stable")
+        return values[order], weights[order], tabled[order]
+
     def rank(self, values):
         """Estimated number of sketched values ``<= x`` for each ``x``.
 

@@ -8,20 +8,24 @@ from __future__ import annotations
 
 import copy
 import numbers
+import warnings
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils import Bunch, check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._columns import (
+    _DATETIME_UNITS,
     CategoricalColumn,
     DatetimeColumn,
     DroppedColumn,
     EncoderSettings,
     NumericalColumn,
+    NumericalSummary,
+    _is_datetime,
+    _py,
     column_encoder_class,
     column_encoder_from_dict,
     default_column_encoder,
@@ -29,13 +33,17 @@ from ._columns import (
     identifier_encoder,
     to_json,
 )
+from ._compat import Interval, StrOptions
 from ._layout import CATEGORICAL, NUMERICAL, Layout, Span
+from ._sketch import QuantileSketch
 from ._validation import (
     DATETIME,
     check_forced_columns,
     check_frame,
     column_kind,
+    datetime_ns,
     has_feature_names,
+    numeric_values,
 )
 
 __all__ = ["MixedTypeEncoder"]
@@ -51,7 +59,9 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
     Numerical columns become one scalar each in (0, 1); categorical columns become one-hot
     blocks. The output is laid out as one contiguous numerical block followed by the discrete
     blocks, and :attr:`layout_` describes every block (source column, kind, slice, activation)
-    so that models, losses and metrics never hard-code positions.
+    so that models, losses and metrics never hard-code positions. :meth:`fit` is exact and in
+    memory; :meth:`partial_fit` fits in one pass over chunks of a table, in bounded memory,
+    with a documented error bound.
 
     ``inverse_transform(transform(X))`` gives back ``X``: same columns and order, same dtypes
     (int stays int, bool stays bool, category keeps its categories, datetime stays datetime,
@@ -247,7 +257,8 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         frame = check_frame(X)
         settings = self._settings()
         encoders, named = [], {}
-        for col, encoder, group in self._plan(frame):
+        self.__dict__.pop("_partial", None)  # fit starts afresh: no one-pass working state
+        for col, encoder, group, _ in self._plan(frame):
             series = frame[col]
             if series.isna().all():
                 raise ValueError(
@@ -269,6 +280,132 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         self.layout_ = _build_layout(self._names, encoders)
         return self
 
+    def partial_fit(self, X, y=None):
+        """Fit on one more chunk of the table: a one-pass fit over chunks, in bounded memory.
+
+        Each call adds a chunk to what the encoder has accumulated and rebuilds the fitted
+        attributes from it, so after any number of calls the encoder is fitted (``transform``,
+        ``inverse_transform``, ``transform_columns``, ``encode_partial``, ``get_state``, ...) as
+        if on the chunks so far: there is nothing to call at the end. The first call after
+        construction or :meth:`fit` starts a pass; :meth:`fit` stays exact and in memory, and
+        ends any pass. A call that raises leaves the encoder as it was (the chunk is not
+        counted).
+
+        What is accumulated, per column: a categorical column keeps the exact count of each
+        level and of missing values, so its levels (sorted where sortable, a categorical
+        dtype's categories as they are), ``max_categories`` and ``min_count`` are those of
+        :meth:`fit` on the concatenated chunks. A numerical or datetime column goes through a
+        :class:`~skmixsynth._sketch.QuantileSketch` (exact range and tails, frequent values
+        for ``point_masses``, quantiles with a certified rank error) and keeps its missing
+        count; a datetime column also keeps its exact resolution and origin. Memory is bounded
+        per numerical column (about 25,000 floats at a million rows) and grows with the number
+        of levels of a categorical one.
+
+        **Error bound.** A numerical column whose sketch is still exact (``rank_error == 0``:
+        fewer than 2048 non-missing values, or few distinct ones) and holds at most 100,000
+        values is fitted as :meth:`fit` fits it, bit for bit. Beyond, let ``n`` be its number
+        of non-missing values and ``e`` the sketch's certified rank error,
+        ``e <= (n / 2048) (floor(log2(n / 2048)) + 1)`` (0.40 % of ``n`` at a million values,
+        0.61 % at ten million, whatever the chunk order): the range is exact, and so are
+        ``min_count``'s clip bounds; each quantile knot at level ``q`` has a true rank within
+        ``(1 + 2 p) e + 1`` of ``q (m - 1)`` among the ``m`` values on the scale (``p`` the
+        number of point masses), where :meth:`fit`'s knot has rank ``q (m - 1)``, and so has
+        the median behind the fill; with ``min_count`` a knot, the mean of the group of ranks
+        ``[a, b)``, lies between the values of true ranks ``a - e`` and ``b - 1 + e``; a point
+        mass is decided on counts within the sketch's ``count_error`` (exact while the column
+        has at most 256 distinct values), so only a value within that many rows of the
+        ``point_masses`` threshold can be decided otherwise than by :meth:`fit`
+        (:meth:`~skmixsynth._columns.NumericalSummary.from_sketch` has the details).
+
+        **Chunks must agree.** Column kinds are decided on the first chunk, by the rule of
+        :meth:`fit`. Every later chunk holds the same columns (in any order; an array the same
+        number); a column's kind must not change, neither in the chunk nor once its dtype is
+        combined with the earlier ones' as :func:`pandas.concat` would (``int64`` then
+        ``float64`` is a float column; a numerical column whose chunk holds strings is a
+        ``ValueError`` naming the column and the value); a chunk in which a column is all
+        missing agrees with any kind. The parameters may not change between the calls of a
+        pass (``clone`` the encoder, or call :meth:`fit`, to start again).
+
+        **Identifiers.** :meth:`fit` decides whether a column looks like an identifier on the
+        whole column. With ``identifiers`` set, ``partial_fit`` applies the same rule
+        (``skmixsynth._protection.looks_like_identifier``) after every call to every column
+        that could be one (kind inferred from the dtype; strings or integers), on the exact
+        distinct counts of all the chunks so far: the decision is :meth:`fit`'s on the
+        concatenated chunks, remade at each call while the column has at most 10,000 distinct
+        values; the call that takes it past 10,000 makes it for good (an e-mail or id column
+        is decided by its first large chunk). With ``identifiers="drop"`` a column is left out
+        while it looks like an identifier (:meth:`fit`'s warning when that starts, another if
+        it stops: a small first chunk can make a categorical column look unique). With
+        ``identifiers="fresh"`` a call after which a column looks like an identifier raises a
+        ``ValueError`` naming it: fresh values are guaranteed to differ from every training
+        value only when the identifier column sees all of them at once, which one pass cannot
+        do. Name such a column in ``column_encoders`` (``"drop"``, or ``"categorical"`` to
+        keep its values), or use :meth:`fit`; an ``"identifier"`` entry of
+        ``column_encoders`` is refused by ``partial_fit`` for the same reason.
+
+        **Working state.** The sketches and counts hold raw values: they live in a private
+        attribute that is never part of :meth:`get_state` (nor of a synthesizer's saved
+        model), whose columns hold only what :meth:`fit`'s would. Pickling the encoder keeps
+        them (to go on with the pass elsewhere); ``MixedTypeEncoder.from_state(
+        encoder.get_state())`` is the fitted encoder without them.
+
+        Parameters
+        ----------
+        X : DataFrame or 2-D array-like of shape (n_samples, n_features)
+            One chunk of the table. It is never modified.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : MixedTypeEncoder
+
+        Raises
+        ------
+        ValueError
+            A chunk that does not agree with the first (columns, kinds), a column that holds
+            only missing values so far, a column detected as an identifier with
+            ``identifiers="fresh"``, a column encoder that cannot be fitted in one pass, or
+            parameters changed since the first call.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from skmixsynth import MixedTypeEncoder
+        >>> df = pd.DataFrame({"age": [23, 45, 31, None, 52, 38],
+        ...                    "city": ["Oslo", "Rome", "Oslo", "Rome", "Lima", "Oslo"]})
+        >>> enc = MixedTypeEncoder()
+        >>> for start in range(0, len(df), 2):
+        ...     enc = enc.partial_fit(df.iloc[start:start + 2])
+        >>> enc.get_feature_names_out().tolist()
+        ['age', 'age__present', 'age__missing', 'city__Lima', 'city__Oslo', 'city__Rome']
+        >>> bool((enc.transform(df) == MixedTypeEncoder().fit(df).transform(df)).all())
+        True
+        """
+        self._validate_params()
+        if np.dtype(self.dtype) not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be numpy.float32 or numpy.float64; got {self.dtype!r}.")
+        work = getattr(self, "_partial", None)
+        frame = check_frame(X, allow_empty=work is not None)  # kinds need a first row
+        if work is None:
+            work = _OnePass(self, frame)
+        else:
+            work.check_params(self)
+            frame = work.align(frame, from_array=not isinstance(X, pd.DataFrame))
+        work.add(frame)
+        self._partial = work
+        encoders = work.build(self._settings())
+        self.column_encoders_ = encoders
+        self._names = list(work.names)
+        self._named = {name: list(idx) for name, idx in work.named.items()}
+        self.n_features_in_ = len(work.names)
+        if work.names_are_str:
+            self.feature_names_in_ = np.asarray(work.names, dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        self.layout_ = _build_layout(self._names, encoders)
+        return self
+
     def _settings(self):
         seed = self.random_state if isinstance(self.random_state, numbers.Integral) else None
         return EncoderSettings(
@@ -281,9 +418,12 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
             random_state=None if seed is None else int(seed),
         )
 
-    def _plan(self, frame):
-        """``(column, unfitted column encoder, column_encoders entry name or None)`` for every
-        column, in order: the one place where a column's encoder is chosen."""
+    def _plan(self, frame, *, detect=True):
+        """``(column, unfitted column encoder, column_encoders entry name or None, how)`` for
+        every column, in order: the one place where a column's encoder is chosen. ``how`` is
+        ``"inferred"`` (kind from the dtype), ``"forced"`` (``categorical_columns`` /
+        ``numerical_columns``) or ``"named"`` (``column_encoders``); ``detect=False`` leaves
+        identifier detection to the caller (:meth:`partial_fit`)."""
         forced = check_forced_columns(
             frame,
             categorical_columns=self.categorical_columns,
@@ -294,13 +434,14 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         for col in frame.columns:
             if col in chosen:
                 group, spec = chosen[col]
-                plan.append((col, _resolve_encoder(spec, frame[col], col), group))
+                plan.append((col, _resolve_encoder(spec, frame[col], col), group, "named"))
                 continue
             kind = column_kind(frame[col], name=col, forced=forced.get(col))
             encoder = None
-            if self.identifiers is not None and col not in forced:
+            if detect and self.identifiers is not None and col not in forced:
                 encoder = identifier_encoder(frame[col], name=col, identifiers=self.identifiers)
-            plan.append((col, encoder or default_column_encoder(kind), None))
+            how = "forced" if col in forced else "inferred"
+            plan.append((col, encoder or default_column_encoder(kind), None, how))
         return plan
 
     def _check_column_encoders(self, frame, forced):
@@ -917,3 +1058,418 @@ def _upgrade_v1(info):
     info["encoding"] = "quantile" if "quantiles" in info else "minmax"
     info.setdefault("masses", [])
     return info
+
+
+# ======================================================================== one-pass fitting
+#: the identifier check of partial_fit follows a column while it has at most this many
+#: distinct values (see MixedTypeEncoder.partial_fit)
+IDENTIFIER_WATCH_LEVELS = 10_000
+
+
+class _OnePass:
+    """The working state of :meth:`MixedTypeEncoder.partial_fit` between calls.
+
+    One accumulator per column (counts, or a quantile sketch), the plan decided on the first
+    chunk, and the identifier watch. It holds raw values: it is never part of ``get_state``.
+    """
+
+    def __init__(self, encoder, frame):
+        self.params = _param_signature(encoder)
+        self.names = list(frame.columns)
+        self.names_are_str = has_feature_names(frame)
+        self.identifiers = encoder.identifiers
+        settings = encoder._settings()
+        seed = 0 if settings.random_state is None else settings.random_state
+        self.columns, self.named, self.watched = [], {}, {}
+        for i, (col, template, group, how) in enumerate(encoder._plan(frame, detect=False)):
+            series = frame[col]
+            acc = _accumulator(template, col, series, how, settings,
+                               seed=(seed + i) % 2**32)
+            if group is not None:
+                self.named.setdefault(group, []).append(i)
+            if (self.identifiers is not None and how == "inferred"
+                    and _identifier_mode(series.dtype) is not None):
+                self.watched[i] = _IdentifierWatch(acc)
+            self.columns.append(acc)
+
+    def check_params(self, encoder):
+        now = _param_signature(encoder)
+        changed = sorted(k for k in now if now[k] != self.params.get(k))
+        if changed:
+            raise ValueError(
+                f"The parameters {changed} changed since the first partial_fit call of this "
+                "pass; a pass keeps its parameters. Call fit, or partial_fit on a clone of "
+                "the encoder, to start again with the new ones."
+            )
+
+    def align(self, frame, *, from_array):
+        """The chunk's columns in the first chunk's order, or a ValueError."""
+        n, expected = frame.shape[1], len(self.names)
+        if n != expected:
+            raise ValueError(
+                f"X has {n} features, but MixedTypeEncoder is expecting {expected} features as "
+                f"input (the columns of the first partial_fit chunk: {self.names})."
+            )
+        if from_array:  # an array maps onto the first chunk's columns by position
+            frame = frame.copy(deep=False)
+            frame.columns = list(self.names)
+            return frame
+        names = list(frame.columns)
+        if names == self.names:
+            return frame
+        missing = [c for c in self.names if c not in names]
+        unexpected = [c for c in names if c not in self.names]
+        if missing or unexpected:
+            raise ValueError(
+                f"This chunk's columns differ from the first partial_fit chunk's: missing "
+                f"{missing}, unexpected {unexpected}. Every chunk must hold the same columns."
+            )
+        return frame[self.names]
+
+    def add(self, frame):
+        """Check the chunk against the plan and fold it in: all or nothing."""
+        prepared = [acc.prepare(frame[acc.name]) for acc in self.columns]
+        for acc, contribution in zip(self.columns, prepared, strict=True):
+            if not acc.has_values(contribution):
+                raise ValueError(
+                    f"Column {acc.name!r} has only missing values in the chunks seen so far; "
+                    "partial_fit leaves the encoder fitted after every call, so the first "
+                    "chunk must hold a value of every column (drop or fill it, or reorder the "
+                    "chunks)."
+                )
+        identifiers, decided = [], {}
+        for i, watch in self.watched.items():
+            decided[i] = watch.look(prepared[i])
+            if decided[i].identifier:
+                identifiers.append(i)
+        if identifiers and self.identifiers == "fresh":
+            found = [self.names[i] for i in identifiers]
+            raise ValueError(
+                f"Columns {found} look like identifiers (almost every value is unique), and "
+                "identifiers='fresh' cannot be fitted in one pass: fresh values are guaranteed "
+                "to differ from every training value only when the identifier column sees all "
+                "of them at once. Name them in column_encoders as 'drop' (left out of the "
+                "decoded tables) or 'categorical' (kept as data), or use fit."
+            )
+        for i, look in decided.items():  # identifiers="drop": fit's warning when it starts
+            if look.identifier and not self.watched[i].identifier:
+                identifier_encoder(look.series, name=self.names[i], identifiers="drop")
+            elif self.watched[i].identifier and not look.identifier:
+                warnings.warn(
+                    f"Column {self.names[i]!r} no longer looks like an identifier on the "
+                    "chunks seen so far: it is encoded as data again (identifiers='drop').",
+                    UserWarning, stacklevel=3)
+        for acc, contribution in zip(self.columns, prepared, strict=True):
+            acc.commit(contribution)
+        for i, look in decided.items():
+            self.watched[i].commit(look)
+            if look.settled:  # decided for good: an identifier accumulates nothing more
+                del self.watched[i]
+                if look.identifier:
+                    self.columns[i] = _Dropped(self.names[i])
+
+    def build(self, settings):
+        """The fitted column encoders of the chunks so far."""
+        return [DroppedColumn().fit(None, name=acc.name, settings=settings)
+                if i in self.watched and self.watched[i].identifier else acc.build(settings)
+                for i, acc in enumerate(self.columns)]
+
+
+def _param_signature(encoder):
+    return {k: repr(v) for k, v in encoder.get_params(deep=False).items()}
+
+
+def _common_dtype(a, b):
+    """The dtype :func:`pandas.concat` gives to a column of dtype ``a`` followed by ``b``."""
+    if a == b:
+        return a
+    return pd.concat([pd.Series([], dtype=a), pd.Series([], dtype=b)]).dtype
+
+
+def _accumulator(template, name, series, how, settings, *, seed):
+    """The accumulator of one column, from its unfitted column encoder."""
+    if isinstance(template, DatetimeColumn):
+        return _Datetimes(template, name, series, how, settings, seed=seed)
+    if isinstance(template, NumericalColumn):
+        template._values_at_fit(series.iloc[:0], name, settings)  # refuses datetimes as fit
+        return _Numbers(template, name, series, how, settings, seed=seed)
+    if isinstance(template, CategoricalColumn):
+        return _Counts(template, name, series, how)
+    if isinstance(template, DroppedColumn):
+        return _Dropped(name)
+    raise ValueError(
+        f"Column {name!r} is encoded as {type(template).__name__}, which partial_fit cannot "
+        "fit in one pass (it fits numerical, datetime, categorical and dropped columns from "
+        "counts and sketches; an identifier column needs all its values at once). Use fit, or "
+        "encode the column as 'drop' or 'categorical' in column_encoders."
+    )
+
+
+class _Column:
+    """What partial_fit keeps of one column: its plan, its dtype so far, its accumulation.
+
+    ``prepare(series)`` checks a chunk and computes its contribution without changing
+    anything; ``commit(contribution)`` folds it in; ``build(settings)`` makes a fitted column
+    encoder (a new object each time: a fitted column never changes).
+    """
+
+    def __init__(self, template, name, series, how):
+        self.template = template
+        self.name = name
+        self.how = how
+        self.dtype = series.dtype
+        self.kind = column_kind(series, name=name) if how == "inferred" else None
+
+    def _merged_dtype(self, series):
+        """The column's dtype with this chunk, after checking that its kind still agrees."""
+        all_missing = bool(series.isna().all())
+        merged = _common_dtype(self.dtype, series.dtype)
+        if self.kind is None:
+            return merged
+        first = f"decided on the first partial_fit chunk, dtype {self.dtype}"
+        if not all_missing:
+            kind = column_kind(series, name=self.name)
+            if kind != self.kind:
+                if self.kind == NUMERICAL:  # quote a value that is not a number
+                    numeric_values(series, column=self.name, what=f"is {self.kind} ({first})")
+                raise ValueError(
+                    f"Column {self.name!r} is {self.kind} ({first}), but this chunk has dtype "
+                    f"{series.dtype}, which makes it {kind}. Give every chunk the same dtype, "
+                    "or name the column in categorical_columns or numerical_columns."
+                )
+        if column_kind(pd.Series([], dtype=merged), name=self.name) != self.kind:
+            if all_missing:  # a chunk of missing values agrees with any kind
+                return self.dtype
+            raise ValueError(
+                f"Column {self.name!r} is {self.kind} ({first}), but with this chunk's dtype "
+                f"{series.dtype} the column would have dtype {merged}, which is not {self.kind}."
+                " Give every chunk the same dtype."
+            )
+        return merged
+
+    def has_values(self, contribution):
+        return True
+
+    def _fresh(self):
+        return clone(self.template) if hasattr(self.template, "get_params") else copy.deepcopy(
+            self.template)
+
+
+class _Counts(_Column):
+    """A categorical column: exact counts of its levels (in order of first appearance)."""
+
+    def __init__(self, template, name, series, how):
+        super().__init__(template, name, series, how)
+        self.counts = {}
+        self.n_missing = 0
+
+    def prepare(self, series):
+        dtype = self._merged_dtype(series)
+        observed = series.dropna()
+        chunk = observed.value_counts(sort=False)
+        counts = dict(self.counts)
+        for v, c in zip(chunk.index, chunk.to_numpy().tolist(), strict=True):
+            if c:
+                v = _py(v)
+                counts[v] = counts.get(v, 0) + c
+        return dtype, counts, len(series) - len(observed)
+
+    def has_values(self, contribution):
+        return bool(contribution[1])
+
+    def commit(self, contribution):
+        self.dtype, self.counts, n_missing = contribution
+        self.n_missing += n_missing
+
+    def build(self, settings):
+        return self._fresh().fit_counts(
+            list(self.counts), list(self.counts.values()), name=self.name, dtype=self.dtype,
+            n_missing=self.n_missing, settings=settings)
+
+
+class _Numbers(_Column):
+    """A numerical column: a quantile sketch of its values (missing ones counted)."""
+
+    def __init__(self, template, name, series, how, settings, *, seed):
+        super().__init__(template, name, series, how)
+        k = settings.min_count or 0
+        masses = 0 if settings.point_masses is None else int(np.ceil(1 / settings.point_masses))
+        # exact tails wide enough for min_count's clip bounds once the masses are left out
+        self.sketch = QuantileSketch(n_extremes=max(64, k + masses + 1), random_state=seed,
+                                     name=name)
+
+    def _values(self, series):
+        values = numeric_values(series, column=self.name, what="is numerical")
+        if np.isinf(values).any():
+            raise ValueError(f"Column {self.name!r} holds infinite values; replace them first.")
+        return values
+
+    def prepare(self, series):
+        return self._merged_dtype(series), self._values(series)
+
+    def has_values(self, contribution):
+        return self.sketch.n > 0 or not np.isnan(contribution[1]).all()
+
+    def commit(self, contribution):
+        self.dtype, values = contribution
+        self.sketch.update(values)
+
+    def build(self, settings):
+        template = self._fresh()
+        summary = NumericalSummary.from_sketch(
+            self.sketch, encoding=template._encoding(settings),
+            n_quantiles=settings.n_quantiles, point_masses=settings.point_masses,
+            min_count=settings.min_count)
+        return template.fit_summary(summary, name=self.name, dtype=self.dtype)
+
+
+class _Datetimes(_Numbers):
+    """A datetime column: a sketch of nanoseconds from the first chunk's earliest value, and
+    the exact resolution, earliest values and (for a tiny column) the values in order."""
+
+    def __init__(self, template, name, series, how, settings, *, seed):
+        super().__init__(template, name, series, how, settings, seed=seed)
+        self.k = settings.min_count or 1
+        self.reference = None
+        self.unit = 0  # index into the units, coarsest first
+        self.lowest = np.empty(0, dtype=np.int64)  # the k smallest values (ns), sorted
+        self.head = np.empty(0, dtype=np.int64)  # the first 2 k values, in order
+
+    def _merged_dtype(self, series):
+        merged = super()._merged_dtype(series)
+        if not _is_datetime(merged):
+            if series.isna().all():
+                return self.dtype
+            raise ValueError(
+                f"Column {self.name!r} holds datetimes of dtype {self.dtype}, but with this "
+                f"chunk's dtype {series.dtype} the column would have dtype {merged}. Give every "
+                "chunk the same dtype (and time zone)."
+            )
+        return merged
+
+    def prepare(self, series):
+        dtype = self._merged_dtype(series)
+        ns, mask = datetime_ns(series, column=self.name)
+        return dtype, ns, mask
+
+    def has_values(self, contribution):
+        return self.sketch.n > 0 or not contribution[2].all()
+
+    def commit(self, contribution):
+        self.dtype, ns, mask = contribution
+        valid = ns[~mask]
+        if valid.size:
+            if self.reference is None:
+                self.reference = int(valid.min())
+            self.unit = max(self.unit, next(
+                i for i, (_, step) in enumerate(_DATETIME_UNITS) if np.all(valid % step == 0)))
+            k = self.k
+            low = np.partition(valid, k - 1)[:k] if valid.size > k else valid
+            self.lowest = np.sort(np.concatenate([self.lowest, low]))[:k]
+            self.head = np.concatenate([self.head, valid[: max(0, 2 * k - self.head.size)]])
+        offsets = (ns - (self.reference or 0)).astype(np.float64)
+        offsets[mask] = np.nan
+        self.sketch.update(offsets)
+
+    def build(self, settings):
+        unit, step = _DATETIME_UNITS[self.unit]
+        k, n = settings.min_count, self.sketch.n
+        if k is None:
+            origin = int(self.lowest[0])
+        elif n >= 2 * k:  # the lower clip bound, as fit
+            origin = int(self.lowest[k - 1])
+        else:  # the column collapses to its mean: every value is in head, in order
+            origin = int(np.floor(self.head.astype(np.float64).mean() / step)) * step
+        reference = self.reference
+
+        def to_scale(x):
+            ns = reference + np.rint(np.asarray(x, dtype=np.float64)).astype(np.int64)
+            return DatetimeColumn._offsets(ns, np.zeros(ns.shape, dtype=bool), origin, unit)
+
+        template = self._fresh()
+        summary = NumericalSummary.from_sketch(
+            self.sketch, encoding=template._encoding(settings),
+            n_quantiles=settings.n_quantiles, point_masses=settings.point_masses,
+            min_count=settings.min_count, to_scale=to_scale)
+        return template.fit_summary(summary, name=self.name, dtype=self.dtype, integer=True,
+                                    origin=origin, unit=unit)
+
+
+class _Dropped:
+    """A dropped column: nothing is accumulated."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def prepare(self, series):
+        return None
+
+    def has_values(self, contribution):
+        return True
+
+    def commit(self, contribution):
+        pass
+
+    def build(self, settings):
+        return DroppedColumn().fit(None, name=self.name, settings=settings)
+
+
+def _identifier_mode(dtype):
+    """``"levels"`` (strings: the categorical counts), ``"integers"`` (a counter of its own)
+    or None (a dtype that cannot hold an identifier, as looks_like_identifier says)."""
+    if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(dtype):
+        return None
+    if isinstance(dtype, pd.StringDtype) or (isinstance(dtype, np.dtype) and dtype.kind == "O"):
+        return "levels"
+    if pd.api.types.is_integer_dtype(dtype):
+        return "integers"
+    return None
+
+
+class _Look:
+    """The identifier check of one column on one chunk, before anything changes."""
+
+    def __init__(self, identifier, settled, counts=None, series=None):
+        self.identifier = identifier
+        self.settled = settled
+        self.counts = counts
+        self.series = series
+
+
+class _IdentifierWatch:
+    """Exact distinct counts of a column that may be an identifier, while it has at most
+    :data:`IDENTIFIER_WATCH_LEVELS` distinct values."""
+
+    def __init__(self, acc):
+        self.counts = {} if isinstance(acc, _Numbers) else None
+        self.identifier = False  # whether it looks like one on the chunks so far
+
+    def look(self, contribution):
+        if self.counts is None:  # a categorical column: its own counts
+            dtype, counts = contribution[0], contribution[1]
+        else:
+            dtype, values = contribution[0], contribution[1]
+            values = values[~np.isnan(values)]
+            uniq, n = np.unique(values, return_counts=True)
+            counts = dict(self.counts)
+            for v, c in zip(uniq.tolist(), n.tolist(), strict=True):
+                v = int(v)
+                counts[v] = counts.get(v, 0) + c
+        n_values = sum(counts.values())
+        series = None
+        identifier = False
+        # every rule of looks_like_identifier needs most values distinct (90 %)
+        if n_values and 2 * len(counts) >= n_values:
+            levels = np.empty(len(counts), dtype=object)
+            levels[:] = list(counts)
+            series = pd.Series(np.repeat(levels, list(counts.values()))).astype(dtype)
+            from ._protection import looks_like_identifier
+
+            identifier = bool(looks_like_identifier(series))
+        settled = len(counts) > IDENTIFIER_WATCH_LEVELS
+        return _Look(identifier, settled, counts if self.counts is not None else None, series)
+
+    def commit(self, look):
+        self.identifier = look.identifier
+        if self.counts is not None:
+            self.counts = look.counts
