@@ -31,7 +31,8 @@ TIMEZONES = [
     "Asia/Kolkata",
     datetime.timezone(datetime.timedelta(hours=-3)),
 ]
-NS = {"D": 86_400 * 10**9, "h": 3_600 * 10**9, "min": 60 * 10**9, "s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
+NS = {"D": 86_400 * 10**9, "h": 3_600 * 10**9, "min": 60 * 10**9, "s": 10**9, "ms": 10**6,
+      "us": 10**3, "ns": 1}
 KINDS = [
     "int64",
     "int32",
