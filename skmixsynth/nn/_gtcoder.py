@@ -806,13 +806,17 @@ class GTCoder(nn.Module):
         ``z``, with ``p(z)`` the latent density sampling uses: the fitted mixture for
         ``latent="aggregate"`` (a bound on the log-density of the rows :meth:`sample`
         generates), the training prior ``p(z | c)`` (or ``N(0, I)``) for ``latent="prior"``.
-        Numerical values are scored on the encoder's (0, 1) scale.
+        Numerical values are scored on the encoder's (0, 1) scale. The standard normal draws
+        ``eps`` (``z = mu + sigma * eps``) are shared by all rows (common random numbers): a
+        row's estimate depends on the row and the generator's seed only, not on the other
+        rows of the batch.
         """
         mu, logvar, _ = self.posterior(numerical, codes)
         std = torch.exp(0.5 * logvar)
+        draws = torch.randn(int(n_draws), mu.shape[1], generator=generator, device=mu.device,
+                            dtype=mu.dtype)
         total = torch.zeros(mu.shape[0], device=mu.device, dtype=mu.dtype)
-        for _ in range(int(n_draws)):
-            eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        for eps in draws:
             z = mu + std * eps
             log_q = -0.5 * (eps.square() + logvar + _LOG_2PI).sum(dim=1)
             if latent == "aggregate":
