@@ -67,7 +67,7 @@ def test_fitted_attributes_and_history(real, fitted):
     assert [h["phase"] for h in fitted.history_] == ["train", "train", "latent"]
     first = fitted.history_[0]
     assert {"loss", "kl", "cl", "re", "seconds"} <= set(first)
-    assert np.isclose(first["loss"], first["kl"] + 0.5 * first["cl"] + 0.1 * first["re"],
+    assert np.isclose(first["loss"], first["kl"] + 0.5 * first["cl"] + 10.0 * first["re"],
                       rtol=1e-5)
     assert all(np.isfinite(v) for h in fitted.history_ for v in h.values()
                if isinstance(v, float))
@@ -102,7 +102,7 @@ def test_default_epochs_make_min_steps_on_small_tables():
     X = make_mixed(150, random_state=0)  # 3 batches of 50 per epoch
     sizes = {k: v for k, v in TINY.items() if k not in ("epochs", "batch_size")}
     model = GTCoderSynthesizer(**sizes, batch_size=50, min_steps=60, random_state=0)
-    assert [p for p in model._phases(3)] == [("train", 30), ("latent", 1)]
+    assert model._phases(3) == [("train", 25), ("latent", 1)]
     model.set_params(min_steps=300)
     assert model._phases(3) == [("train", 100), ("latent", 1)]
     model.set_params(epochs=3)
@@ -199,7 +199,8 @@ def test_clone_get_params_set_params(fitted):
 
 def test_defaults_follow_the_paper_where_documented():
     model = GTCoderSynthesizer()
-    assert (model.kl_weight, model.cl_weight, model.re_weight) == (1.0, 0.5, 0.1)  # eq. 13
+    # eq. 13 has 1.0, 0.5, 0.1; re_weight=10 is the measured departure (the Notes say why)
+    assert (model.kl_weight, model.cl_weight, model.re_weight) == (1.0, 0.5, 10.0)
     assert model.temperature == 0.95  # eq. 11
     assert (model.contrastive, model.prior, model.fusion) == (True, "mixture", "transformer")
 
@@ -240,6 +241,7 @@ def test_grid_search_with_the_package_scorers(real):
     (dict(decoder_dims=(16, 0)), "decoder_dims"),
     (dict(mlp_dims=(-1,)), "mlp_dims"),
     (dict(n_components=0), "n_components"),
+    (dict(max_grad_norm=0.0), "max_grad_norm"),
     (dict(contrastive="yes"), "contrastive"),
 ])
 def test_invalid_parameters_are_named(real, bad, match):
@@ -308,6 +310,16 @@ def test_non_finite_loss_names_the_phase(real):
         tiny(lr=1e30, epochs=3).fit(real)
 
 
+def test_gradients_are_clipped(real):
+    start = tiny(epochs=0).fit(real).modules_.state_dict()
+    # A global norm of 1e-12: Adam's step is then about lr * 1e-12 / eps, nothing.
+    held = tiny(max_grad_norm=1e-12).fit(real).modules_.state_dict()
+    free = tiny(max_grad_norm=None).fit(real).modules_.state_dict()
+    key = "gtcoder.decoder.head.weight"
+    assert float((held[key] - start[key]).abs().max()) < 1e-5
+    assert float((free[key] - start[key]).abs().max()) > 1e-4
+
+
 def test_verbose_logs_each_epoch(real, caplog):
     with caplog.at_level(logging.INFO, logger="skmixsynth"):
         tiny(verbose=1).fit(real)
@@ -330,7 +342,7 @@ def test_score_samples_ranks_typical_rows_above_impossible_ones():
     c = rng.choice(["low", "high"], 400)
     X = pd.DataFrame({"c": c, "x": np.where(c == "low", rng.normal(0, 1, 400),
                                             rng.normal(10, 1, 400))})
-    model = tiny(epochs=40, batch_size=100, re_weight=1.0).fit(X)
+    model = tiny(epochs=40, batch_size=100).fit(X)
     swapped = X.assign(c=np.where(X["c"] == "low", "high", "low"))
     assert np.mean(model.score_samples(X) > model.score_samples(swapped)) > 0.9
 
