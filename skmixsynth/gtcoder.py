@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import numbers
 
@@ -411,7 +412,8 @@ class GTCoderSynthesizer(BaseSynthesizer):
         ``E_q[log p(x | z) + log p(z) - log q(z | x)] <= log p(x)``, estimated with
         ``_score_draws`` (16) draws of ``z`` per row from a fixed seed, the same standard
         normal draws for every row: a row's score depends on that row only (not on the other
-        rows of ``X`` or their order), and the same row always gets the same score.
+        rows of ``X`` or their order), and the same row always gets the same score. It is
+        computed in float64 (float32 products round differently with the number of rows).
 
         ``p(z)`` is the latent density ``sample`` draws from: with
         ``latent_sampling="aggregate"`` the fitted mixture, so the bound is on the density of
@@ -443,22 +445,19 @@ class GTCoderSynthesizer(BaseSynthesizer):
         """
         check_is_fitted(self, "modules_")
         numerical, codes = self.encoder_.transform_columns(check_frame(X))
-        net = self.modules_["gtcoder"]
+        # In float64, on a copy: float32 products depend on how many rows a batch holds
+        # (BLAS blocking), and a row's score must not depend on the other rows.
+        dtype = torch.float32 if self.device_.type == "mps" else torch.float64
+        net = copy.deepcopy(self.modules_["gtcoder"]).to(dtype).eval()
         out = np.empty(numerical.shape[0], dtype=np.float64)
-        was_training = net.training
-        net.eval()
-        try:
-            with torch.inference_mode():
-                for lo in range(0, numerical.shape[0], self._score_batch_size):
-                    hi = lo + self._score_batch_size
-                    num = torch.as_tensor(numerical[lo:hi], dtype=torch.float32,
-                                          device=self.device_)
-                    code = torch.as_tensor(codes[lo:hi], device=self.device_)
-                    generator = seeded_generator(0, self.device_)  # the same draws per block
-                    out[lo:hi] = net.elbo(num, code, generator, n_draws=self._score_draws,
-                                          latent=self.latent_sampling).double().cpu().numpy()
-        finally:
-            net.train(was_training)
+        with torch.inference_mode():
+            for lo in range(0, numerical.shape[0], self._score_batch_size):
+                hi = lo + self._score_batch_size
+                num = torch.as_tensor(numerical[lo:hi], dtype=dtype, device=self.device_)
+                code = torch.as_tensor(codes[lo:hi], device=self.device_)
+                generator = seeded_generator(0, self.device_)  # the same draws per block
+                out[lo:hi] = net.elbo(num, code, generator, n_draws=self._score_draws,
+                                      latent=self.latent_sampling).cpu().numpy()
         return out
 
     def __getstate__(self):
