@@ -4,6 +4,7 @@ from ._columns import CategoricalColumn, DatetimeColumn, NumericalColumn
 from ._layout import Layout, Span
 from .base import BaseSynthesizer, load
 from .encoding import MixedTypeEncoder
+from .gtcoder import GTCoderSynthesizer
 from .independent import IndependentSynthesizer
 from .mixgan import MixGANSynthesizer
 
@@ -13,6 +14,7 @@ __all__ = [
     "BaseSynthesizer",
     "CategoricalColumn",
     "DatetimeColumn",
+    "GTCoderSynthesizer",
     "IndependentSynthesizer",
     "Layout",
     "MixGANSynthesizer",

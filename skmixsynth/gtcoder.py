@@ -62,11 +62,15 @@ class GTCoderSynthesizer(BaseSynthesizer):
         Dimension of ``z``.
     decoder_dims : tuple of int, default=(256, 256)
         Hidden widths of the decoder (ReLU).
-    kl_weight, cl_weight, re_weight : float, default=1.0, 0.5, 10.0
-        The loss weights ``lambda_1``, ``lambda_2``, ``lambda_3`` of eq. 13. The paper's are
-        1.0, 0.5 and 0.1; ``re_weight`` departs from it (see Notes): with the reconstruction
-        term a log-likelihood in nats, 0.1 makes the KL term ten times heavier than the data
-        and the posterior collapses (the samples are then independent columns).
+    kl_weight : float, default=1.0
+        The weight ``lambda_1`` of the KL term in eq. 13 (the paper's).
+    cl_weight : float, default=0.5
+        The weight ``lambda_2`` of the contrastive term in eq. 13 (the paper's).
+    re_weight : float, default=10.0
+        The weight ``lambda_3`` of the reconstruction term in eq. 13. The paper's is 0.1; this
+        departs from it (see Notes): with the reconstruction term a log-likelihood in nats,
+        0.1 makes the KL term ten times heavier than the data and the posterior collapses
+        (the samples are then independent columns).
     temperature : float, default=0.95
         Temperature of the contrastive loss (eq. 11; the paper's).
     contrastive : bool, default=True
@@ -114,6 +118,24 @@ class GTCoderSynthesizer(BaseSynthesizer):
         See :class:`~skmixsynth.MixedTypeEncoder`.
     categorical_columns, numerical_columns : list of str, default=None
         Override the column kinds inferred from the dtypes.
+    column_encoders : list of (name, encoder, columns), default=None
+        The encoding of chosen columns, in :class:`~sklearn.compose.ColumnTransformer`'s
+        manner (``[("age", "minmax", ["age"]), ("zip", "categorical", ["zip"])]``); the
+        other columns are inferred. See :class:`~skmixsynth.MixedTypeEncoder`.
+    min_count : int or None, default=5
+        Rare-value protection (on by default): a category seen fewer than ``min_count`` times
+        is never sampled and never stored in the model (its rows decode to ``"_RARE_"``, or to
+        a missing value in a column that cannot hold a string), numerical columns are clipped
+        to their ``min_count``-th smallest and largest values, and no stored number is a
+        single row's value. ``None`` turns the protection off. See
+        :class:`~skmixsynth.MixedTypeEncoder`.
+    identifiers : {"fresh", "drop"} or None, default="fresh"
+        A string or integer column whose values are almost all distinct (an email, a
+        customer id) is detected at fit with a warning: ``"fresh"`` samples new values in the
+        training values' format that never equal a training value, ``"drop"`` leaves the
+        column out of the samples, ``None`` detects nothing (the column is then modelled like
+        any other, its values protected by ``min_count``). Name a column in
+        ``categorical_columns`` / ``numerical_columns`` / ``column_encoders`` to model it.
     device : {"auto", "cpu", "cuda", "cuda:N"} or torch.device, default="auto"
         Where to train and sample. Resolved in ``device_``.
     random_state : int, RandomState instance or None, default=None
@@ -260,6 +282,9 @@ class GTCoderSynthesizer(BaseSynthesizer):
         max_categories=50,
         categorical_columns=None,
         numerical_columns=None,
+        column_encoders=None,
+        min_count=5,
+        identifiers="fresh",
         device="auto",
         random_state=None,
         verbose=0,
@@ -290,6 +315,9 @@ class GTCoderSynthesizer(BaseSynthesizer):
         self.max_categories = max_categories
         self.categorical_columns = categorical_columns
         self.numerical_columns = numerical_columns
+        self.column_encoders = column_encoders
+        self.min_count = min_count
+        self.identifiers = identifiers
         self.device = device
         self.random_state = random_state
         self.verbose = verbose

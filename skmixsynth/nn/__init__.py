@@ -13,19 +13,35 @@ from ._core import (
     seeded_build,
     seeded_generator,
 )
+from ._gtcoder import (
+    FeatureTokenizer,
+    FusionEncoder,
+    GTCoder,
+    GTCoderDecoder,
+    LatentGaussianMixture,
+    MixturePrior,
+    PreNormBlock,
+)
 from ._heads import MixedOutput, gumbel_noise, mixed_reconstruction_loss
 from ._independent import Marginals
 from ._mixgan import MixGANDecoder, MixGANDiscriminator, MixGANEncoder, MixGANGenerator
 
 __all__ = [
     "ColumnBatches",
+    "FeatureTokenizer",
     "FoldedMLP",
+    "FusionEncoder",
+    "GTCoder",
+    "GTCoderDecoder",
+    "LatentGaussianMixture",
     "Marginals",
     "MixGANDecoder",
     "MixGANDiscriminator",
     "MixGANEncoder",
     "MixGANGenerator",
     "MixedOutput",
+    "MixturePrior",
+    "PreNormBlock",
     "TensorBatches",
     "fast_hidden_dtype",
     "gumbel_noise",
