@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from skmixsynth import IndependentSynthesizer, MixGANSynthesizer
+from skmixsynth import GTCoderSynthesizer, IndependentSynthesizer, MixGANSynthesizer
 from skmixsynth.metrics import evaluate, exact_copy_rate, rare_value_copy_rate
 
 
@@ -39,6 +39,7 @@ MODELS = {
     "independent": lambda **kw: IndependentSynthesizer(random_state=0, device="cpu", **kw),
     "mixgan": lambda **kw: MixGANSynthesizer(epochs=2, ae_epochs=2, random_state=0,
                                              device="cpu", **kw),
+    "gtcoder": lambda **kw: GTCoderSynthesizer(epochs=2, random_state=0, device="cpu", **kw),
 }
 
 
