@@ -588,9 +588,9 @@ def test_identifiers_drop_decides_on_all_chunks(protection, people):
 
 
 def test_identifiers_decided_for_good_past_the_watch(protection, people, monkeypatch):
-    import skmixsynth.encoding as encoding
+    import skmixsynth._streaming as streaming
 
-    monkeypatch.setattr(encoding, "IDENTIFIER_WATCH_LEVELS", 50)
+    monkeypatch.setattr(streaming, "IDENTIFIER_WATCH_LEVELS", 50)
     enc = MixedTypeEncoder(identifiers="drop")
     with pytest.warns(UserWarning):
         enc.partial_fit(people.iloc[:100])
