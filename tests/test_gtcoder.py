@@ -359,3 +359,34 @@ def test_loss_decreases_on_a_simple_table():
     model = tiny(epochs=8, batch_size=50).fit(X)
     losses = [h["loss"] for h in model.history_ if h["phase"] == "train"]
     assert losses[-1] < 0.8 * losses[0]
+
+
+# ------------------------------------------------------- conditional sampling
+def spy_paths(model, monkeypatch):
+    """Count the calls of the native path and of the rejection fallback."""
+    from skmixsynth import _conditions
+
+    calls = {"native": 0, "rejection": 0}
+    net = model.modules_["gtcoder"]
+    native, rejection = net.sample_conditional, _conditions._rejection
+
+    def count_native(*args, **kwargs):
+        calls["native"] += 1
+        return native(*args, **kwargs)
+
+    def count_rejection(*args, **kwargs):
+        calls["rejection"] += 1
+        return rejection(*args, **kwargs)
+
+    monkeypatch.setattr(net, "sample_conditional", count_native)
+    monkeypatch.setattr(_conditions, "_rejection", count_rejection)
+    return calls
+
+
+def test_conditions_on_categorical_columns_are_native_and_kept(fitted, monkeypatch):
+    calls = spy_paths(fitted, monkeypatch)
+    fake = fitted.sample(300, conditions={"region": "north", "plan": "plus"}, random_state=0)
+    assert calls == {"native": 1, "rejection": 0}
+    assert fake.shape == (300, 8) and (fake["region"] == "north").all()
+    assert (fake["plan"] == "plus").all()
+    assert fake["contact"].nunique() > 1  # the free columns vary
