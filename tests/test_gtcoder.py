@@ -390,3 +390,51 @@ def test_conditions_on_categorical_columns_are_native_and_kept(fitted, monkeypat
     assert fake.shape == (300, 8) and (fake["region"] == "north").all()
     assert (fake["plan"] == "plus").all()
     assert fake["contact"].nunique() > 1  # the free columns vary
+
+
+# ------------------------------------------------------------- interpretation
+def test_feature_contributions_sum_to_one_per_column(real, fitted):
+    share = fitted.feature_contributions(real)
+    assert isinstance(share, pd.Series) and share.index.tolist() == real.columns.tolist()
+    assert np.isclose(share.sum(), 1.0) and (share > 0).all()
+    pd.testing.assert_series_equal(share, fitted.feature_contributions(real))  # deterministic
+    assert not np.allclose(share, fitted.feature_contributions(real.iloc[:20]))  # reads X
+    real_copy = real.copy()
+    fitted.feature_contributions(real_copy)
+    pd.testing.assert_frame_equal(real_copy, real)
+
+
+def test_feature_contributions_by_token_and_by_layer(real):
+    X = real.copy()
+    X.loc[:19, "income"] = np.nan  # income gets a state span: two tokens
+    model = tiny(n_layers=2).fit(X)
+    tokens = model.feature_contributions(X, by="token")
+    assert tokens.index.names == ["column", "kind"] and np.isclose(tokens.sum(), 1.0)
+    assert ("income", "numerical") in tokens.index and ("income", "missing") in tokens.index
+    columns = model.feature_contributions(X)
+    np.testing.assert_allclose(tokens.groupby(level=0).sum()[columns.index], columns)
+    first, last = (model.feature_contributions(X, layer=k) for k in (0, -1))
+    assert not np.allclose(first, last)
+    np.testing.assert_allclose(columns, (first + last) / 2)  # the mean over the layers
+    # by hand: layer 0's [CLS] row without itself, renormalised, averaged over the rows
+    net = model.modules_["gtcoder"]
+    num, codes = model.encoder_.transform_columns(X)
+    with torch.no_grad():
+        rows = net.encoder.cls_attention(net.tokenizer(torch.as_tensor(num, dtype=torch.float32),
+                                                       torch.as_tensor(codes)))[:, 0].double()
+    by_hand = (rows / rows.sum(1, keepdim=True)).mean(0).numpy()
+    np.testing.assert_allclose(model.feature_contributions(X, by="token", layer=0), by_hand,
+                               rtol=1e-6)
+
+
+def test_feature_contributions_need_the_transformer(real, fitted):
+    for options in (dict(fusion="mlp"), dict(n_layers=0)):
+        model = tiny(**options).fit(real)
+        with pytest.raises(ValueError, match="fusion='transformer' and n_layers >= 1"):
+            model.feature_contributions(real)
+    for kwargs, match in ((dict(by="feature"), "by must be"), (dict(layer=1), "layer must be"),
+                          (dict(layer=1.0), "layer must be")):
+        with pytest.raises(ValueError, match=match):
+            fitted.feature_contributions(real, **kwargs)
+    with pytest.raises(ValueError, match="no rows"):
+        fitted.feature_contributions(real.iloc[:0])
