@@ -741,7 +741,8 @@ class GTCoder(nn.Module):
     posterior (``latent="aggregate"``, see :class:`LatentGaussianMixture`), or from the prior
     (``latent="prior"``: levels drawn from their training frequencies, independently per
     span, then ``refine_steps`` rounds of ``z ~ p(z | c)`` and ``c`` drawn from the decoder;
-    ``N(0, I)`` with the standard-normal prior), then decoded.
+    ``N(0, I)`` with the standard-normal prior), then decoded. :meth:`sample_conditional`
+    draws rows that carry given levels, the other columns from the model's conditional.
 
     Parameters
     ----------
