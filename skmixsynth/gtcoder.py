@@ -7,6 +7,7 @@ import math
 import numbers
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.utils.validation import check_is_fitted
 
@@ -189,6 +190,16 @@ class GTCoderSynthesizer(BaseSynthesizer):
       decoder draws every column, discrete ones included; ``"prior"`` uses the learnt prior
       with independently drawn levels refined through the decoder. Neither keeps a training
       row or a combination of levels, so rare combinations are not copied.
+    - Conditional sampling (``sample(n, conditions=...)``, the paper has none): conditions
+      on discrete features (categorical columns, and missing values or point masses of
+      numerical columns) are sampled natively: the latent code is drawn from the sampling
+      distribution conditioned on the fixed levels (the latent mixture's components
+      reweighted and moved by the decoder's probability of those levels, then
+      sampling-importance-resampling over ``_condition_candidates`` (4) candidates per
+      row), the free columns from the decoder, and the fixed levels are kept exactly.
+      The other columns follow the model's conditional up to the finite number of
+      candidates; no rejection, so rare conditions cost no more than common ones. A
+      condition on a numerical value falls back to the template's rejection sampling.
     - No dropout (torch's dropout draws from the global random generator).
     - KL with ``prior="standard_normal"``: the closed form (the expectation of eq. 9's
       one-draw estimate).
@@ -250,6 +261,8 @@ class GTCoderSynthesizer(BaseSynthesizer):
     _score_draws = 16
     #: rows per forward pass in :meth:`score_samples`
     _score_batch_size = 4096
+    #: candidate latent codes per row of native conditional sampling (importance resampling)
+    _condition_candidates = 4
     #: epochs of the ``"train"`` phase when ``epochs=None`` (before the ``min_steps`` rule)
     _default_epochs = 25
 
@@ -433,6 +446,14 @@ class GTCoderSynthesizer(BaseSynthesizer):
     def _generate(self, n_samples, generator):
         return self._sampler()(n_samples, generator)
 
+    def _generate_conditional(self, numerical, codes, generator):
+        if bool((~torch.isnan(numerical)).any()):
+            return None  # a numerical value is fixed: the template's rejection path
+        net = self.modules_["gtcoder"]
+        return net.sample_conditional(codes, generator, latent=self.latent_sampling,
+                                      refine_steps=int(self.refine_steps),
+                                      n_candidates=self._condition_candidates)
+
     # ------------------------------------------------------------ likelihood
     def score_samples(self, X):
         """A lower bound on the log-density of each row: its evidence lower bound (ELBO).
@@ -487,6 +508,106 @@ class GTCoderSynthesizer(BaseSynthesizer):
                 out[lo:hi] = net.elbo(num, code, generator, n_draws=self._score_draws,
                                       latent=self.latent_sampling).cpu().numpy()
         return out
+
+    # -------------------------------------------------------- interpretation
+    def feature_contributions(self, X, *, by="column", layer=None):
+        """Each feature's contribution to the fused representation: its share of the [CLS]
+        token's attention (paper, "Interpretability" and Fig. 4).
+
+        For every row of ``X`` and every transformer layer, the [CLS] row of the attention
+        matrix, averaged over the heads, is taken without the [CLS] token's attention to
+        itself and renormalised to sum to 1 over the column tokens; these shares are then
+        averaged over the rows and over the layers (the paper shows "the row corresponding
+        to [CLS] from the attention matrix" and does not say which layer; ``layer`` picks
+        one). The result depends on ``X`` and the fitted weights only (no randomness).
+
+        A numerical column with a state span (missing values or point masses) has two
+        tokens, its value and its state: ``by="column"`` sums them, ``by="token"`` gives
+        each. Columns without a token (identifiers, see ``identifiers``) are left out.
+
+        Parameters
+        ----------
+        X : DataFrame
+            Rows with the training columns (a sample of them is enough); never modified.
+        by : {"column", "token"}, default="column"
+            One value per column, or one per token.
+        layer : int or None, default=None
+            ``None``: the mean over the layers; an int: that layer only (``-1`` the last).
+
+        Returns
+        -------
+        contributions : Series of float
+            Sums to 1, largest share = most attended. ``by="column"``: indexed by the
+            column names, in the training order. ``by="token"``: indexed by
+            ``(column, kind)`` pairs in token order (numerical values, then discrete spans),
+            ``kind`` being ``"numerical"``, ``"categorical"`` or ``"missing"`` (the state
+            span; see :class:`~skmixsynth.Span`).
+
+        See Also
+        --------
+        skmixsynth.plotting.plot_feature_contributions : The bar chart of these shares.
+
+        Raises
+        ------
+        ValueError
+            With ``fusion="mlp"`` or ``n_layers=0`` (no attention to read), or a bad ``by``
+            or ``layer``.
+
+        Examples
+        --------
+        >>> from skmixsynth.gtcoder import GTCoderSynthesizer
+        >>> from skmixsynth.datasets import make_mixed
+        >>> real = make_mixed(300, random_state=0)
+        >>> model = GTCoderSynthesizer(epochs=2, d_token=8, decoder_dims=(32,),
+        ...                            random_state=0).fit(real)
+        >>> share = model.feature_contributions(real)
+        >>> share.index.tolist() == real.columns.tolist(), round(float(share.sum()), 6)
+        (True, 1.0)
+        """
+        check_is_fitted(self, "modules_")
+        if by not in ("column", "token"):
+            raise ValueError(f"by must be 'column' or 'token'; got by={by!r}.")
+        if self.fusion != "transformer" or int(self.n_layers) == 0:
+            raise ValueError(
+                "feature_contributions reads the [CLS] attention of the transformer fusion "
+                f"encoder; this model has fusion={self.fusion!r} and n_layers={self.n_layers!r} "
+                "(no attention). Fit with fusion='transformer' and n_layers >= 1.")
+        n_layers = int(self.n_layers)
+        if layer is not None:
+            if (not isinstance(layer, numbers.Integral) or isinstance(layer, bool)
+                    or not -n_layers <= layer < n_layers):
+                raise ValueError(f"layer must be None or an int in [{-n_layers}, {n_layers}); "
+                                 f"got layer={layer!r}.")
+            layer = int(layer) % n_layers
+        numerical, codes = self.encoder_.transform_columns(check_frame(X))
+        if numerical.shape[0] == 0:
+            raise ValueError("X has no rows; feature_contributions averages over rows.")
+        net = self.modules_["gtcoder"]
+        total = None
+        with torch.inference_mode():
+            for lo in range(0, numerical.shape[0], self._score_batch_size):
+                hi = lo + self._score_batch_size
+                num = torch.as_tensor(numerical[lo:hi], dtype=torch.float32,
+                                      device=self.device_)
+                code = torch.as_tensor(codes[lo:hi], device=self.device_)
+                rows = net.encoder.cls_attention(net.tokenizer(num, code))  # (B, L, T)
+                rows = rows.double()
+                rows = rows / rows.sum(dim=-1, keepdim=True)
+                rows = rows.mean(dim=1) if layer is None else rows[:, layer]
+                part = rows.sum(dim=0).cpu().numpy()
+                total = part if total is None else total + part
+        share = total / numerical.shape[0]
+        share = share / share.sum()
+        layout = self.encoder_.layout_
+        spans = list(layout.numerical_spans) + list(layout.discrete_spans)
+        tokens = pd.Series(share, index=pd.MultiIndex.from_tuples(
+            [(span.column, span.kind) for span in spans], names=["column", "kind"]))
+        if by == "token":
+            return tokens.rename("contribution")
+        order = [c for c in self.feature_names_in_ if c in set(tokens.index.get_level_values(0))]
+        out = tokens.groupby(level="column", sort=False).sum().reindex(order)
+        out.index.name = None
+        return out.rename("contribution")
 
     def __getstate__(self):
         state = super().__getstate__()

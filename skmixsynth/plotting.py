@@ -9,6 +9,8 @@
 - :func:`plot_distributions`: per-column overlays of the real and synthetic marginals.
 - :func:`plot_association_difference`: a heat map of how much each pairwise association
   (Pearson's r or Cramér's V) changes from the real to the synthetic table.
+- :func:`plot_feature_contributions`: the GTCoder paper's Fig. 4, each feature's share of the
+  [CLS] attention of a fitted :class:`~skmixsynth.GTCoderSynthesizer`.
 
 matplotlib is an optional dependency: ``pip install "skmixsynth[plot]"``. Every function
 returns a :class:`matplotlib.figure.Figure` and never calls ``plt.show()``. New figures are
@@ -38,6 +40,7 @@ __all__ = [
     "plot_association_difference",
     "plot_correlation_maintenance",
     "plot_distributions",
+    "plot_feature_contributions",
     "plot_marginal_agreement",
 ]
 
@@ -702,4 +705,94 @@ def plot_association_difference(
     _titles(
         fig, axes, [name for name, _ in panels], title, "Association difference (|r| or Cramér's V)"
     )
+    return fig
+
+
+# ------------------------------------------------------------------------------------------
+# GTCoder Fig. 4
+
+
+def plot_feature_contributions(model_or_series, X=None, *, ax=None, title=None):
+    """Horizontal bar chart of each feature's contribution to GTCoder's fused representation.
+
+    The GTCoder paper's Fig. 4: the share of the [CLS] token's attention that each column
+    receives, from :meth:`GTCoderSynthesizer.feature_contributions
+    <skmixsynth.GTCoderSynthesizer.feature_contributions>`. One bar per entry, the largest
+    at the top, coloured from green (least) to red (most) as in the paper, the value written
+    at the end of each bar.
+
+    Parameters
+    ----------
+    model_or_series : GTCoderSynthesizer or Series
+        A fitted model (then ``X`` is needed) or the Series ``feature_contributions``
+        returned (one value per column, or per ``(column, kind)`` token).
+    X : DataFrame, default=None
+        The rows to average the attention over, with a model; not allowed with a Series.
+    ax : Axes, default=None
+        Where to draw; a new figure when None.
+    title : str, default=None
+        Title of the panel.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        One Axes holding one bar per column (per token).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skmixsynth.plotting import plot_feature_contributions
+    >>> share = pd.Series({"age": 0.5, "income": 0.3, "region": 0.2})
+    >>> fig = plot_feature_contributions(share)
+    >>> len(fig.axes[0].patches)
+    3
+    """
+    _require_matplotlib()
+    if isinstance(model_or_series, pd.Series):
+        if X is not None:
+            raise ValueError("X is only used with a model; got a Series of contributions and "
+                             "X (pass one or the other).")
+        share = model_or_series
+    else:
+        if not hasattr(model_or_series, "feature_contributions"):
+            raise TypeError(
+                "model_or_series must be a fitted GTCoderSynthesizer or a Series of "
+                f"contributions; got {type(model_or_series).__name__}.")
+        if X is None:
+            raise ValueError("X is needed with a model: the contributions are averaged over "
+                             "its rows.")
+        share = model_or_series.feature_contributions(X)
+    if len(share) == 0:
+        raise ValueError("The Series of contributions is empty.")
+    try:
+        values = share.to_numpy(dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"The contributions must be numbers; got dtype {share.dtype}.") from exc
+    if not np.isfinite(values).all():
+        raise ValueError("The contributions must be finite numbers.")
+    if isinstance(share.index, pd.MultiIndex):
+        labels = [" ".join(str(part) for part in key) for key in share.index]
+    else:
+        labels = [str(key) for key in share.index]
+    order = np.argsort(values, kind="stable")  # ascending: the largest bar on top
+    values = values[order]
+    labels = [_level_label(labels[i], width=28) for i in order]
+    height = max(_PANEL_SIZE * 0.6, 0.28 * len(values) + 1.0)
+    fig, axes = _panel_axes(ax, 1, width=_PANEL_SIZE * 1.3, height=height)
+    axis = axes[0]
+
+    from matplotlib import colormaps
+
+    low, high = float(values.min()), float(values.max())
+    scaled = (values - low) / (high - low) if high > low else np.full(len(values), 0.5)
+    colours = colormaps["RdYlGn_r"](0.1 + 0.8 * scaled)
+    positions = np.arange(len(values))
+    axis.barh(positions, values, color=colours, edgecolor="0.3", linewidth=0.4)
+    axis.set_yticks(positions, labels, fontsize="small")
+    for y, value in zip(positions, values, strict=True):
+        axis.text(value, y, f" {value:.3f}", va="center", ha="left", fontsize="x-small")
+    axis.set_xlim(0, max(high, 0) * 1.18 or 1.0)
+    axis.set_xlabel("share of the [CLS] attention")
+    _titles(fig, axes, ["contributions"], title,
+            "Feature contributions to the fused representation")
     return fig

@@ -359,3 +359,164 @@ def test_loss_decreases_on_a_simple_table():
     model = tiny(epochs=8, batch_size=50).fit(X)
     losses = [h["loss"] for h in model.history_ if h["phase"] == "train"]
     assert losses[-1] < 0.8 * losses[0]
+
+
+# ------------------------------------------------------- conditional sampling
+def spy_paths(model, monkeypatch):
+    """Count the calls of the native path and of the rejection fallback."""
+    from skmixsynth import _conditions
+
+    calls = {"native": 0, "rejection": 0}
+    net = model.modules_["gtcoder"]
+    native, rejection = net.sample_conditional, _conditions._rejection
+
+    def count_native(*args, **kwargs):
+        calls["native"] += 1
+        return native(*args, **kwargs)
+
+    def count_rejection(*args, **kwargs):
+        calls["rejection"] += 1
+        return rejection(*args, **kwargs)
+
+    monkeypatch.setattr(net, "sample_conditional", count_native)
+    monkeypatch.setattr(_conditions, "_rejection", count_rejection)
+    return calls
+
+
+def test_conditions_on_categorical_columns_are_native_and_kept(fitted, monkeypatch):
+    calls = spy_paths(fitted, monkeypatch)
+    fake = fitted.sample(300, conditions={"region": "north", "plan": "plus"}, random_state=0)
+    assert calls == {"native": 1, "rejection": 0}
+    assert fake.shape == (300, 8) and (fake["region"] == "north").all()
+    assert (fake["plan"] == "plus").all()
+    assert fake["contact"].nunique() > 1  # the free columns vary
+
+
+# ------------------------------------------------------------- interpretation
+def test_feature_contributions_sum_to_one_per_column(real, fitted):
+    share = fitted.feature_contributions(real)
+    assert isinstance(share, pd.Series) and share.index.tolist() == real.columns.tolist()
+    assert np.isclose(share.sum(), 1.0) and (share > 0).all()
+    pd.testing.assert_series_equal(share, fitted.feature_contributions(real))  # deterministic
+    assert not np.allclose(share, fitted.feature_contributions(real.iloc[:20]))  # reads X
+    real_copy = real.copy()
+    fitted.feature_contributions(real_copy)
+    pd.testing.assert_frame_equal(real_copy, real)
+
+
+def test_feature_contributions_by_token_and_by_layer(real):
+    X = real.copy()
+    X.loc[:19, "income"] = np.nan  # income gets a state span: two tokens
+    model = tiny(n_layers=2).fit(X)
+    tokens = model.feature_contributions(X, by="token")
+    assert tokens.index.names == ["column", "kind"] and np.isclose(tokens.sum(), 1.0)
+    assert ("income", "numerical") in tokens.index and ("income", "missing") in tokens.index
+    columns = model.feature_contributions(X)
+    np.testing.assert_allclose(tokens.groupby(level=0).sum()[columns.index], columns)
+    first, last = (model.feature_contributions(X, layer=k) for k in (0, -1))
+    assert not np.allclose(first, last)
+    np.testing.assert_allclose(columns, (first + last) / 2)  # the mean over the layers
+    # by hand: layer 0's [CLS] row without itself, renormalised, averaged over the rows
+    net = model.modules_["gtcoder"]
+    num, codes = model.encoder_.transform_columns(X)
+    with torch.no_grad():
+        rows = net.encoder.cls_attention(net.tokenizer(torch.as_tensor(num, dtype=torch.float32),
+                                                       torch.as_tensor(codes)))[:, 0].double()
+    by_hand = (rows / rows.sum(1, keepdim=True)).mean(0).numpy()
+    np.testing.assert_allclose(model.feature_contributions(X, by="token", layer=0), by_hand,
+                               rtol=1e-6)
+
+
+def test_feature_contributions_need_the_transformer(real, fitted):
+    for options in (dict(fusion="mlp"), dict(n_layers=0)):
+        model = tiny(**options).fit(real)
+        with pytest.raises(ValueError, match="fusion='transformer' and n_layers >= 1"):
+            model.feature_contributions(real)
+    for kwargs, match in ((dict(by="feature"), "by must be"), (dict(layer=1), "layer must be"),
+                          (dict(layer=1.0), "layer must be")):
+        with pytest.raises(ValueError, match=match):
+            fitted.feature_contributions(real, **kwargs)
+    with pytest.raises(ValueError, match="no rows"):
+        fitted.feature_contributions(real.iloc[:0])
+
+
+def test_conditional_sampling_is_deterministic(fitted, tmp_path):
+    cond = {"region": "south", "education": "primary"}
+    a = fitted.sample(200, conditions=cond, random_state=5)
+    pd.testing.assert_frame_equal(a, fitted.sample(200, conditions=cond, random_state=5))
+    assert not a.equals(fitted.sample(200, conditions=cond, random_state=6))
+    # the cached table of level probabilities is not saved: a loaded model recomputes it
+    fitted.save(tmp_path / "model.pt")
+    loaded = GTCoderSynthesizer.load(tmp_path / "model.pt")
+    pd.testing.assert_frame_equal(a, loaded.sample(200, conditions=cond, random_state=5))
+    torch_state = torch.random.get_rng_state()
+    np_state = np.random.get_state()[1].copy()  # noqa: NPY002
+    loaded.sample(50, conditions=cond, random_state=0)
+    assert torch.equal(torch.random.get_rng_state(), torch_state)
+    assert np.array_equal(np.random.get_state()[1], np_state)  # noqa: NPY002
+
+
+def test_a_frame_of_per_row_conditions(real, fitted, monkeypatch):
+    calls = spy_paths(fitted, monkeypatch)
+    conditions = pd.DataFrame({
+        "region": ["north", "south", "east", "west", "north"] * 40,
+        "plan": ["basic", "plus", "premium", "basic", "premium"] * 40,
+    })
+    fake = fitted.sample(conditions=conditions, random_state=0)
+    assert calls == {"native": 1, "rejection": 0}
+    assert len(fake) == 200
+    assert fake["region"].astype(str).tolist() == conditions["region"].tolist()
+    assert fake["plan"].astype(str).tolist() == conditions["plan"].tolist()
+    assert fake.dtypes.tolist() == real.dtypes.tolist()
+
+
+def test_a_condition_on_a_numerical_value_falls_back_to_rejection(fitted, monkeypatch):
+    calls = spy_paths(fitted, monkeypatch)
+    age = int(fitted.sample(1, random_state=0)["age"].iloc[0])  # a value the model makes
+    fake = fitted.sample(20, conditions={"age": age, "region": "north"}, random_state=0)
+    assert calls == {"native": 0, "rejection": 1}
+    assert (fake["age"] == age).all() and (fake["region"] == "north").all()
+
+
+def test_conditions_on_a_state_span_are_native(monkeypatch):
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"gain": np.where(rng.random(300) < 0.8, 0.0, rng.gamma(2, 500, 300)),
+                      "x": rng.normal(size=300), "c": rng.choice(["a", "b"], 300)})
+    X.loc[:29, "x"] = np.nan
+    model = tiny().fit(X)  # gain: a point mass at 0; x: missing values
+    calls = spy_paths(model, monkeypatch)
+    fake = model.sample(100, conditions={"gain": 0.0, "c": "b"}, random_state=0)
+    assert (fake["gain"] == 0).all() and (fake["c"] == "b").all()
+    fake = model.sample(100, conditions={"x": np.nan}, random_state=0)
+    assert fake["x"].isna().all() and fake["gain"].nunique() > 1
+    assert calls == {"native": 2, "rejection": 0}
+
+
+def test_conditional_sampling_with_the_prior_option_keeps_the_levels(real, fitted):
+    model = clone(fitted).set_params(latent_sampling="prior").fit(real)
+    fake = model.sample(100, conditions={"plan": "premium"}, random_state=0)
+    assert (fake["plan"] == "premium").all() and fake["region"].nunique() > 1
+
+
+@pytest.mark.slow
+def test_conditioning_follows_a_deterministic_dependency():
+    # c2 is always c1 and x depends on c1: given c1, the model must give c2 == c1 (the
+    # rows carry c1 by construction; c2 comes from the conditional) and x near c1's mean.
+    rng = np.random.default_rng(0)
+    c1 = rng.choice(["a", "b", "c", "d"], 1000, p=[0.4, 0.3, 0.2, 0.1])
+    X = pd.DataFrame({"c1": c1, "c2": c1, "x": rng.normal(size=1000) + 3 * (c1 == "d")})
+    model = tiny(d_token=16, latent_dim=8, decoder_dims=(64,), epochs=30, batch_size=100,
+                 n_components=8, lr=0.005).fit(X)
+    for level in ("a", "d"):  # a common level and the rarest
+        fake = model.sample(2000, conditions={"c1": level}, random_state=0)
+        assert (fake["c1"] == level).all()
+        assert (fake["c2"] == level).mean() > 0.95, level
+        # the model's own conditional, by rejection: the native rows are as good
+        model._generate_conditional = lambda *args: None
+        exact = model.sample(2000, conditions={"c1": level}, random_state=0)
+        del model._generate_conditional
+        assert (fake["c2"] == level).mean() > (exact["c2"] == level).mean() - 0.03, level
+    fake = model.sample(2000, conditions={"c1": "d"}, random_state=0)
+    assert abs(fake["x"].mean() - X.loc[X["c1"] == "d", "x"].mean()) < 0.5
+    unconditional = model.sample(2000, random_state=0)
+    assert (unconditional["c2"] == "d").mean() < 0.3  # conditioning did the work

@@ -296,3 +296,52 @@ def test_missing_matplotlib_says_how_to_install(plot, tables, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(ImportError, match=r'pip install "skmixsynth\[plot\]"'):
         plot(tables["real"], tables["fake"])
+
+
+# ------------------------------------------------------------------------------------------
+# GTCoder Fig. 4: feature contributions
+
+
+def test_feature_contributions_one_bar_per_entry_largest_on_top():
+    share = pd.Series({"age": 0.2, "income": 0.5, "region": 0.1, "plan": 0.2})
+    fig = plotting.plot_feature_contributions(share)
+    assert isinstance(fig, Figure) and len(fig.axes) == 1
+    ax = fig.axes[0]
+    bars = [p for p in ax.patches if isinstance(p, Rectangle)]
+    assert len(bars) == 4
+    widths = sorted((bar.get_y(), bar.get_width()) for bar in bars)
+    assert [w for _, w in widths] == [0.1, 0.2, 0.2, 0.5]  # bottom to top
+    assert [t.get_text() for t in ax.get_yticklabels()][-1] == "income"
+    fig, axis = plt.subplots()
+    tokens = pd.Series([0.6, 0.4], index=pd.MultiIndex.from_tuples(
+        [("gain", "numerical"), ("gain", "missing")]))
+    assert plotting.plot_feature_contributions(tokens, ax=axis) is fig
+    assert len(axis.patches) == 2 and "gain missing" in [t.get_text()
+                                                         for t in axis.get_yticklabels()]
+
+
+def test_feature_contributions_from_a_model_and_errors():
+    from skmixsynth.gtcoder import GTCoderSynthesizer
+
+    real = make_mixed(150, random_state=0)
+    model = GTCoderSynthesizer(d_token=8, n_layers=1, latent_dim=4, decoder_dims=(16,),
+                               n_components=2, epochs=1, device="cpu", random_state=0).fit(real)
+    fig = plotting.plot_feature_contributions(model, real)
+    widths = sorted(p.get_width() for p in fig.axes[0].patches)
+    np.testing.assert_allclose(widths, np.sort(model.feature_contributions(real).to_numpy()))
+    assert len(widths) == real.shape[1]
+    with pytest.raises(ValueError, match="X is needed"):
+        plotting.plot_feature_contributions(model)
+    with pytest.raises(ValueError, match="X is only used with a model"):
+        plotting.plot_feature_contributions(model.feature_contributions(real), real)
+    with pytest.raises(TypeError, match="fitted GTCoderSynthesizer or a Series"):
+        plotting.plot_feature_contributions(real)
+    with pytest.raises(ValueError, match="empty"):
+        plotting.plot_feature_contributions(pd.Series([], dtype=float))
+
+
+def test_feature_contributions_without_matplotlib(monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    with pytest.raises(ImportError, match=r'pip install "skmixsynth\[plot\]"'):
+        plotting.plot_feature_contributions(pd.Series({"a": 1.0}))

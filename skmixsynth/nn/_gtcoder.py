@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._layout import Layout, Span
+from ._core import seeded_generator
 from ._heads import MixedOutput
 
 __all__ = [
@@ -331,18 +332,34 @@ class MixturePrior(nn.Module):
         shape = (*codes.shape, self.latent_dim)
         return mean.index_select(0, idx).view(shape), log_scale.index_select(0, idx).view(shape)
 
-    def log_prob(self, z, codes):
-        """``log p(z | c)`` of eq. 8, ``(B,)``, by ``logsumexp`` over the row's components."""
+    def log_prob(self, z, codes, mask=None):
+        """``log p(z | c)`` of eq. 8, ``(B,)``, by ``logsumexp`` over the row's components.
+
+        With ``mask`` (``(B, D)`` bool, at least one True per row) the mixture is that of the
+        masked features' levels only, with equal weights (the prior given some of the
+        discrete features); ``codes`` may hold anything (-1, say) where the mask is False.
+        """
+        if mask is not None:
+            codes = torch.where(mask, codes, 0)
         mean, log_scale = self.components(codes)
         u = (z.unsqueeze(1) - mean) * torch.exp(-log_scale)
         comp = -0.5 * u.square().sum(-1) - log_scale.sum(-1) - 0.5 * self.latent_dim * _LOG_2PI
-        return torch.logsumexp(comp, dim=1) - math.log(self.n_spans)
+        if mask is None:
+            return torch.logsumexp(comp, dim=1) - math.log(self.n_spans)
+        comp = comp.masked_fill(~mask, float("-inf"))
+        return torch.logsumexp(comp, dim=1) - mask.sum(dim=1).to(comp.dtype).log()
 
-    def sample(self, codes, generator):
-        """``z ~ p(z | c)``: a component chosen uniformly among the row's ``D``, then its
-        Gaussian; ``(B, latent_dim)``."""
+    def sample(self, codes, generator, mask=None):
+        """``z ~ p(z | c)``: a component chosen uniformly among the row's ``D`` (among the
+        masked ones with ``mask``, as in :meth:`log_prob`), then its Gaussian;
+        ``(B, latent_dim)``."""
         n = codes.shape[0]
-        pick = torch.randint(self.n_spans, (n, 1), generator=generator, device=codes.device)
+        if mask is None:
+            pick = torch.randint(self.n_spans, (n, 1), generator=generator,
+                                 device=codes.device)
+        else:
+            pick = torch.multinomial(mask.float(), 1, generator=generator)
+            codes = torch.where(mask, codes, 0)
         level = (codes.gather(1, pick) + self.offsets[pick]).squeeze(1)
         mean, log_scale = self.level_params()
         eps = torch.randn(n, self.latent_dim, generator=generator, device=codes.device,
@@ -494,13 +511,38 @@ class GTCoderDecoder(nn.Module):
             disc_ll = z.new_zeros(z.shape[0])
         return num_ll, disc_ll
 
+    def level_log_prob(self, logits, codes):
+        """``(B,)``: the log-probability of the levels of ``codes`` under ``logits``, summed
+        over the spans where ``codes >= 0`` (the others, -1, are left out).
+
+        ``logits`` is the flat ``(B, n_levels)`` block of :meth:`forward`.
+        """
+        fixed = codes >= 0
+        # only the spans fixed in some row, padded to the widest of them
+        used = torch.nonzero(fixed.any(dim=0)).squeeze(1)
+        if used.numel() == 0:
+            return logits.new_zeros(logits.shape[0])
+        bias = self.pad_bias.index_select(0, used)
+        width = int(torch.isfinite(bias).sum(dim=1).max())
+        bias = bias[:, :width]
+        index = self.pad_index.view(self.pad_bias.shape).index_select(0, used)[:, :width]
+        padded = logits.index_select(1, index.reshape(-1)).view(logits.shape[0], *bias.shape)
+        logp = torch.log_softmax(padded + bias, dim=-1)
+        chosen = codes.index_select(1, used)
+        picked = logp.gather(2, chosen.clamp_min(0).unsqueeze(-1)).squeeze(-1)
+        return torch.where(chosen >= 0, picked, 0.0).sum(dim=1)
+
     def sample(self, z, generator):
         """``(numerical (B, n_numerical) in (0, 1), codes (B, D))`` drawn given ``z``."""
-        loc, scale, logits = self(z)
+        return self.sample_from(self(z), generator)
+
+    def sample_from(self, outputs, generator):
+        """:meth:`sample` given the outputs ``(loc, scale, logits)`` of :meth:`forward`."""
+        loc, scale, logits = outputs
         eps = torch.randn(loc.shape, generator=generator, device=loc.device, dtype=loc.dtype)
         numerical = torch.special.ndtr(loc + scale * eps)
         if self.draw is None:
-            return numerical, torch.zeros(z.shape[0], 0, dtype=torch.long, device=z.device)
+            return numerical, torch.zeros(loc.shape[0], 0, dtype=torch.long, device=loc.device)
         _, codes = self.draw.columns(logits, mode="draw", generator=generator)
         return numerical, codes
 
@@ -699,7 +741,8 @@ class GTCoder(nn.Module):
     posterior (``latent="aggregate"``, see :class:`LatentGaussianMixture`), or from the prior
     (``latent="prior"``: levels drawn from their training frequencies, independently per
     span, then ``refine_steps`` rounds of ``z ~ p(z | c)`` and ``c`` drawn from the decoder;
-    ``N(0, I)`` with the standard-normal prior), then decoded.
+    ``N(0, I)`` with the standard-normal prior), then decoded. :meth:`sample_conditional`
+    draws rows that carry given levels, the other columns from the model's conditional.
 
     Parameters
     ----------
@@ -753,6 +796,7 @@ class GTCoder(nn.Module):
         self.latent = LatentGaussianMixture(latent_dim, n_components)
         # Training frequency of every level (the start of prior sampling), set by the model.
         self.register_buffer("level_counts", torch.ones(max(sum(cards), 1)))
+        self._level_table = None  # see level_table(); derived, never saved
 
     @property
     def n_numerical(self):
@@ -833,11 +877,192 @@ class GTCoder(nn.Module):
     def fit_latent(self, z, codes, generator):
         """Fit the latent mixture to the draws ``z`` and count the levels of ``codes``."""
         self.latent.fit(z, generator)
+        self._level_table = None
         if codes.shape[1]:
             self.level_counts.copy_(torch.bincount(
                 (codes + self.tokenizer.offsets).reshape(-1),
                 minlength=self.level_counts.shape[0]).to(self.level_counts.dtype))
         return self
+
+    #: candidate latent codes per forward pass of :meth:`sample_conditional` (memory)
+    CONDITION_CHUNK = 16_384
+    #: draws per latent component in the table of level probabilities (at most; fewer when
+    #: the table of ``n_components * draws * n_levels`` numbers would pass ``2 ** 22``)
+    LEVEL_TABLE_DRAWS = 256
+
+    @torch.no_grad()
+    def level_table(self):
+        """``(n_components, S, n_levels)``: ``log p(level | z)`` at ``S`` draws of each
+        component of the latent mixture (the decoder's log-probability of every level of
+        every discrete span), from a fixed seed.
+
+        ``exp`` of its mean over the draws estimates ``P(level | component)``, the model's own
+        joint of the mixture component and the discrete features; :meth:`sample_conditional`
+        reweights the components with it. Computed on first use and kept (not saved) until
+        :meth:`fit_latent` runs again.
+        """
+        return self._level_draws()[1]
+
+    @torch.no_grad()
+    def _level_draws(self):
+        """``(z (n_components, S, latent_dim), table)``, see :meth:`level_table`."""
+        cached = self._level_table
+        means = self.latent.means
+        if cached is not None and (cached[1].device, cached[1].dtype) == (means.device,
+                                                                          means.dtype):
+            return cached
+        k, d = self.latent.means.shape
+        n_levels = self.level_counts.shape[0]
+        draws = max(min(self.LEVEL_TABLE_DRAWS, 2**22 // max(k * n_levels, 1)), 16)
+        generator = seeded_generator(0, means.device)
+        eps = torch.randn(k, draws, d, 1, generator=generator, device=means.device,
+                          dtype=means.dtype)
+        z = means.view(k, 1, d) + (self.latent.scale_tril.unsqueeze(1) @ eps).squeeze(-1)
+        _, _, logits = self.decoder(z.reshape(k * draws, d))
+        padded = logits.index_select(1, self.decoder.pad_index).view(
+            k * draws, *self.decoder.pad_bias.shape)
+        logp = torch.log_softmax(padded + self.decoder.pad_bias, dim=-1)
+        # back from the padded (D, K) block to the flat levels
+        flat = logp.reshape(k * draws, -1)
+        place = torch.nonzero(torch.isfinite(self.decoder.pad_bias).reshape(-1)).squeeze(1)
+        table = flat.index_select(1, place).view(k, draws, n_levels)
+        self._level_table = (z, table)
+        return self._level_table
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state["_level_table"] = None  # a cache
+        return state
+
+    @torch.no_grad()
+    def sample_conditional(self, codes, generator, *, latent="aggregate", refine_steps=2,
+                           n_candidates=4):
+        """Rows that carry the fixed levels of ``codes``, the other columns drawn given them.
+
+        ``codes`` is ``(n, D)`` int64 with a level where the row's discrete feature is fixed
+        and -1 where it is free. Returns ``(numerical (n, n_numerical), codes (n, D))`` as
+        :meth:`sample`, with every fixed level in place.
+
+        ``latent="aggregate"``: :meth:`sample`'s rows are ``z ~ q(z) = sum_k pi_k N_k(z)``
+        (the latent mixture), then ``x ~ p(x | z)``. Given the fixed levels ``c_F`` the
+        component ``k`` and the code ``z`` follow
+        ``pi_k N_k(z) prod_{j in F} p(c_j | z)``, and the free columns the decoder at that
+        ``z``. Sampling:
+
+        1. a proposal ``r``: the latent mixture with each component ``k`` reweighted to its
+           posterior ``pi_k E_{N_k}[prod_{j in F} p(c_j | z)]`` and moved to its mean tilted
+           by the fixed levels, ``E_{N_k}[z prod p(c_j | z)] / E_{N_k}[prod p(c_j | z)]``
+           (covariances kept); the expectations are estimated on the fixed draws of
+           :meth:`level_table` (see :meth:`conditional_components`);
+        2. ``n_candidates`` codes per row from ``r``, importance-weighted by
+           ``q(z) p(c_F | z) / r(z)``, one of them kept in proportion to its weight
+           (sampling-importance-resampling);
+        3. the free columns drawn from the decoder at that ``z``; the fixed levels written in.
+
+        The rows carry the fixed levels exactly; the other columns follow the model's
+        conditional up to the finite number of candidates (the kept ``z`` converges in
+        distribution to the conditional as ``n_candidates`` grows; with one candidate there
+        is no correction and ``z`` follows ``r``). With the standard-normal prior and
+        ``latent="prior"``, candidates come from ``N(0, I)`` itself.
+
+        ``latent="prior"`` with the mixture prior: the levels start from the fixed ones and,
+        for the free features, their training frequencies; then ``refine_steps + 1`` rounds
+        of ``z ~ p(z | c)`` (eq. 8) and free levels drawn from the decoder, the fixed ones
+        kept: the chain of :meth:`sample` with the fixed levels clamped.
+        """
+        if latent not in ("aggregate", "prior"):
+            raise ValueError(f"latent must be 'aggregate' or 'prior'; got {latent!r}.")
+        fixed = codes >= 0
+        if latent == "prior" and self.uses_mixture_prior:
+            logits = self.level_counts.clamp_min(1e-12).log().expand(codes.shape[0], -1)
+            _, start = self.decoder.draw.columns(logits, mode="draw", generator=generator)
+            current = torch.where(fixed, codes, start)
+            for _ in range(int(refine_steps) + 1):
+                numerical, drawn = self.decoder.sample(self.prior.sample(current, generator),
+                                                       generator)
+                current = torch.where(fixed, codes, drawn)
+            return numerical, current
+        k = max(int(n_candidates), 1)
+        step = max(self.CONDITION_CHUNK // k, 1)
+        numerical, out = [], []
+        for lo in range(0, codes.shape[0], step):
+            block = codes[lo:lo + step]
+            if latent == "aggregate":
+                outputs, log_w = self._conditional_candidates(block, generator, k)
+            else:  # N(0, I): candidates from it, weighted by p(c_F | z)
+                z = torch.randn(block.shape[0] * k, self.latent_dim, generator=generator,
+                                device=block.device, dtype=self.level_counts.dtype)
+                outputs = self.decoder(z)
+                log_w = self.decoder.level_log_prob(
+                    outputs[2], block.repeat_interleave(k, 0)).view(-1, k)
+            if k > 1:
+                pick = torch.multinomial(torch.softmax(log_w, dim=1), 1, generator=generator)
+                index = torch.arange(block.shape[0], device=block.device) * k + pick.squeeze(1)
+                outputs = tuple(o.index_select(0, index) for o in outputs)
+            num, drawn = self.decoder.sample_from(outputs, generator)
+            numerical.append(num)
+            out.append(torch.where(block >= 0, block, drawn))
+        return torch.cat(numerical), torch.cat(out)
+
+    def conditional_components(self, codes):
+        """The latent mixture's components given the fixed levels of each row of ``codes``.
+
+        Returns ``(log_weights (B, n_components), means (B, n_components, latent_dim))``:
+        ``log pi_k + log E_{N_k}[prod_{j in F} p(c_j | z)]`` (the unnormalised log-posterior
+        of component ``k`` given the fixed levels ``c_F``; -1 in ``codes`` is free) and
+        ``E_{N_k}[z prod_{j in F} p(c_j | z)] / E_{N_k}[prod_{j in F} p(c_j | z)]`` (the mean
+        of the component tilted by the fixed levels), both estimated on the draws of
+        :meth:`level_table`.
+        """
+        particles, table = self._level_draws()  # (C, S, d), (C, S, L)
+        n_comp, draws, _ = table.shape
+        unique, inverse = torch.unique(codes, dim=0, return_inverse=True)
+        fixed = unique >= 0
+        level = torch.where(fixed, unique + self.tokenizer.offsets, 0)
+        rows = max(2**22 // max(n_comp * draws * unique.shape[1], 1), 1)
+        log_m, means = [], []
+        for lo in range(0, unique.shape[0], rows):
+            lv, fx = level[lo:lo + rows], fixed[lo:lo + rows]
+            picked = table.index_select(2, lv.reshape(-1)).view(n_comp, draws, *lv.shape)
+            joint = torch.where(fx, picked, 0.0).sum(dim=-1)  # (C, S, U)
+            log_m.append((torch.logsumexp(joint, dim=1) - math.log(draws)).t())
+            w = torch.softmax(joint, dim=1)
+            means.append(torch.einsum("csu,csd->ucd", w, particles))
+        log_m = torch.cat(log_m) + self.latent.log_weights.to(table.dtype)
+        inverse = inverse.reshape(-1)
+        return log_m.index_select(0, inverse), torch.cat(means).index_select(0, inverse)
+
+    def _conditional_candidates(self, codes, generator, k):
+        """Decoder outputs of ``k`` candidate codes per row (rows by rows of ``k``) and their
+        log importance weights ``(B, k)`` (see :meth:`sample_conditional`)."""
+        b, d = codes.shape[0], self.latent_dim
+        log_pi_r, means_r = self.conditional_components(codes)
+        log_pi_r = log_pi_r - torch.logsumexp(log_pi_r, dim=1, keepdim=True)
+        comp = torch.multinomial(log_pi_r.exp(), k, replacement=True,
+                                 generator=generator).reshape(-1)
+        n_comp = means_r.shape[1]
+        means_r = means_r.repeat_interleave(k, 0)  # (B k, C, d)
+        tril = self.latent.scale_tril
+        eps = torch.randn(b * k, d, 1, generator=generator, device=codes.device,
+                          dtype=tril.dtype)
+        rows = torch.arange(b * k, device=codes.device)
+        z = means_r[rows, comp] + (tril.index_select(0, comp) @ eps).squeeze(-1)
+        outputs = self.decoder(z)
+        if k == 1:
+            return outputs, z.new_zeros(b, 1)
+        # log N(z; m, L L^T) = -0.5 ||P z - P m||^2 - log det L - d/2 log 2 pi, P = L^-1
+        eye = torch.eye(d, dtype=tril.dtype, device=tril.device).expand(n_comp, d, d)
+        prec = torch.linalg.solve_triangular(tril, eye, upper=False)  # (C, d, d)
+        const = -torch.diagonal(tril, dim1=1, dim2=2).log().sum(dim=1) - 0.5 * d * _LOG_2PI
+        pz = torch.einsum("cij,nj->nci", prec, z)  # (B k, C, d)
+        pm = torch.einsum("cij,cj->ci", prec, self.latent.means)
+        pm_r = torch.einsum("cij,ncj->nci", prec, means_r)
+        log_q = torch.logsumexp(-0.5 * (pz - pm).square().sum(-1) + const
+                                + self.latent.log_weights, dim=1)
+        log_r = torch.logsumexp(-0.5 * (pz - pm_r).square().sum(-1) + const
+                                + log_pi_r.repeat_interleave(k, 0), dim=1)
+        log_lik = self.decoder.level_log_prob(outputs[2], codes.repeat_interleave(k, 0))
+        return outputs, (log_q + log_lik - log_r).view(b, k)
 
     def sample(self, n, generator, *, latent="aggregate", refine_steps=2):
         """``(numerical (n, n_numerical) in (0, 1), codes (n, D))`` generated rows."""

@@ -288,10 +288,10 @@ def test_latent_mixture_fit_is_deterministic_for_a_generator():
 
 
 # ---------------------------------------------------------------- the model
-def tiny_net(n_num=2, cards=CARDS, **kwargs):
+def tiny_net(n_num=2, cards=CARDS, seed=0, **kwargs):
     options = dict(d_token=8, n_layers=1, n_heads=2, latent_dim=3, decoder_dims=(16,),
                    n_components=3)
-    return build(lambda: GTCoder(n_num, cards, **{**options, **kwargs}))
+    return build(lambda: GTCoder(n_num, cards, **{**options, **kwargs}), seed)
 
 
 def test_losses_are_per_row_finite_and_differentiable():
@@ -444,3 +444,143 @@ def test_every_buffer_and_parameter_follows_the_module():
     persistent = set(net.state_dict())
     assert {"latent.means", "latent.scale_tril", "latent.log_weights", "level_counts"} <= persistent
     assert not any("pad_index" in k or "offsets" in k for k in persistent)  # from the layout
+
+
+# ------------------------------------------------------ conditional sampling
+def test_masked_prior_is_the_mixture_of_the_masked_levels():
+    prior = build(lambda: MixturePrior(CARDS, d_token=4, latent_dim=3))
+    with torch.no_grad():
+        prior.head.bias.copy_(torch.linspace(-0.5, 0.5, 6))
+        mean, log_scale = prior.level_params()
+    codes = torch.tensor([[2, -1, 3], [-1, 0, -1], [1, 0, 2]])
+    mask = codes >= 0
+    z = torch.randn(3, 3, generator=gen(1))
+    with torch.no_grad():
+        got = prior.log_prob(z, codes, mask=mask)
+    offsets = np.cumsum((0, *CARDS[:-1]))
+    for i in range(3):
+        dens = [math.exp(float(Normal(mean[offsets[j] + int(codes[i, j])].double(),
+                                      log_scale[offsets[j] + int(codes[i, j])].double().exp())
+                               .log_prob(z[i].double()).sum()))
+                for j in range(len(CARDS)) if codes[i, j] >= 0]
+        assert math.isclose(float(got[i]), math.log(sum(dens) / len(dens)), rel_tol=1e-5)
+    # draws come from the masked components only
+    with torch.no_grad():
+        prior.head.weight.zero_()
+        prior.head.bias.copy_(torch.tensor([0.0, 0.0, 0.0, -9.0, -9.0, -9.0]))
+        prior.embedding.weight.zero_()
+        prior.embedding.weight[:, 0] = torch.arange(8.0) * 10  # level l: mean 10 l * w
+        prior.head.weight[0, 0] = 1.0
+    rows = torch.tensor([[2, -1, 3]] * 500)
+    drawn = prior.sample(rows, gen(2), mask=rows >= 0)[:, 0]
+    allowed = torch.tensor([20.0, 10.0 * (offsets[2] + 3)])
+    assert bool(((drawn.unsqueeze(1) - allowed).abs().min(dim=1).values < 0.1).all())
+
+
+def test_level_log_prob_sums_the_fixed_spans_only():
+    dec = build(lambda: GTCoderDecoder(3, (8,), n_numerical=1, cardinalities=CARDS))
+    logits = torch.randn(6, sum(CARDS), generator=gen())
+    codes = random_codes(6)
+    codes[::2, 0] = -1
+    codes[1::3, 2] = -1
+    got = dec.level_log_prob(logits, codes)
+    offsets = np.cumsum((0, *CARDS[:-1]))
+    for i in range(6):
+        want = 0.0
+        for j, c in enumerate(CARDS):
+            if codes[i, j] >= 0:
+                block = logits[i, offsets[j]:offsets[j] + c]
+                want += float(torch.log_softmax(block, 0)[codes[i, j]])
+        assert math.isclose(float(got[i]), want, rel_tol=1e-5, abs_tol=1e-6)
+    assert torch.equal(dec.level_log_prob(logits, torch.full((6, 3), -1)), torch.zeros(6))
+
+
+def conditioned_net(seed=0):
+    """A net whose levels depend strongly on z, with a three-cluster latent mixture."""
+    net = tiny_net(n_num=1, cards=(3, 4), latent_dim=2, n_components=3, seed=seed)
+    g = gen(seed + 1)
+    centres = torch.tensor([[-4.0, 0.0], [0.0, 3.0], [4.0, 0.0]])
+    z = (centres.repeat(300, 1) + torch.randn(900, 2, generator=g)).contiguous()
+    with torch.no_grad():
+        net.decoder.head.weight.mul_(6.0)
+    net.fit_latent(z, torch.zeros(900, 2, dtype=torch.long), g)
+    return net
+
+
+def test_level_table_and_component_weights_match_a_loop():
+    net = conditioned_net()
+    table = net.level_table()
+    k, draws, n_levels = table.shape
+    assert (k, n_levels) == (3, 7) and net.level_table() is table  # cached
+    # each span's probabilities sum to one at every draw
+    spans = [table[..., :3], table[..., 3:]]
+    for block in spans:
+        torch.testing.assert_close(block.exp().sum(-1), torch.ones(k, draws))
+    codes = torch.tensor([[1, -1], [-1, 2], [0, 3], [-1, -1]])
+    got, tilted = net.conditional_components(codes)
+    particles, _ = net._level_draws()
+    log_pi = net.latent.log_weights
+    for i, (a, b) in enumerate(codes.tolist()):
+        joint = torch.zeros(k, draws)
+        if a >= 0:
+            joint += table[..., a]
+        if b >= 0:
+            joint += table[..., 3 + b]
+        want = torch.logsumexp(joint, 1) - math.log(draws) + log_pi
+        torch.testing.assert_close(got[i], want)
+        for c in range(k):
+            w = joint[c].exp()
+            torch.testing.assert_close(tilted[i, c], (w @ particles[c]) / w.sum())
+    # nothing fixed: the mixture's own weights and means (on the draws)
+    torch.testing.assert_close(got[3], log_pi)
+    net.fit_latent(torch.randn(50, 2, generator=gen(3)), torch.zeros(50, 2, dtype=torch.long),
+                   gen(4))
+    assert net._level_table is None  # a new mixture: the table is recomputed
+
+
+@pytest.mark.parametrize("candidates", [32, 1])
+def test_conditional_sampling_follows_the_models_conditional(candidates):
+    # The reference: the model's own rows (aggregate sampling) that happen to carry the
+    # fixed level (rejection). The native path must give the same conditional of the free
+    # span and the numerical column.
+    net = conditioned_net()
+    with torch.no_grad():
+        num, codes = net.sample(200_000, gen(5))
+        keep = codes[:, 0] == 2
+        ref_levels = torch.bincount(codes[keep, 1], minlength=4).double() / int(keep.sum())
+        marginal = torch.bincount(codes[:, 1], minlength=4).double() / codes.shape[0]
+        fixed = torch.tensor([[2, -1]] * 20_000)
+        got_num, got = net.sample_conditional(fixed, gen(6), n_candidates=candidates)
+    assert bool((got[:, 0] == 2).all())
+    levels = torch.bincount(got[:, 1], minlength=4).double() / got.shape[0]
+    assert 0.5 * float((ref_levels - marginal).abs().sum()) > 0.1  # conditioning matters
+    tolerance = 0.03 if candidates > 1 else 0.1  # one candidate: the component only
+    assert 0.5 * float((levels - ref_levels).abs().sum()) < tolerance
+    assert abs(float(got_num.mean() - num[keep].mean())) < tolerance
+
+
+def test_conditional_sampling_in_every_mode_keeps_the_fixed_levels():
+    net = conditioned_net()
+    fixed = torch.tensor([[2, -1], [-1, 3], [0, 1], [-1, -1]] * 50)
+    for kwargs in (dict(latent="aggregate", n_candidates=8), dict(latent="prior"),
+                   dict(latent="prior", refine_steps=0)):
+        num, codes = net.sample_conditional(fixed, gen(7), **kwargs)
+        # (the scaled decoder puts some values at 1 in float32)
+        assert num.shape == (200, 1) and bool(((num >= 0) & (num <= 1)).all())
+        assert bool(torch.where(fixed >= 0, codes == fixed, True).all()), kwargs
+        assert bool(((codes >= 0) & (codes < torch.tensor([3, 4]))).all())
+    normal = tiny_net(n_num=1, cards=(3, 4), prior="standard_normal")
+    num, codes = normal.sample_conditional(fixed, gen(7), latent="prior", n_candidates=4)
+    assert bool(torch.where(fixed >= 0, codes == fixed, True).all())
+    with pytest.raises(ValueError, match="latent"):
+        net.sample_conditional(fixed, gen(), latent="posterior")
+
+
+def test_conditional_sampling_is_deterministic_and_uses_no_global_state():
+    net = conditioned_net()
+    fixed = torch.tensor([[1, -1]] * 30)
+    torch_state = torch.random.get_rng_state()
+    a = net.sample_conditional(fixed, gen(8))
+    b = net.sample_conditional(fixed, gen(8))
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    assert torch.equal(torch.random.get_rng_state(), torch_state)
