@@ -20,10 +20,12 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
+import difflib
 import inspect
 import logging
 import os
 import sys
+import textwrap
 import time
 import warnings
 
@@ -87,7 +89,13 @@ def _resolve_model(name):
     for short, klass in models.items():
         if key in (short, klass.__name__.lower()):
             return short, klass
-    raise CLIError(f"unknown model {name!r}; the models are: {', '.join(models)}")
+    raise CLIError(f"unknown model {name!r}{_did_you_mean(key, list(models))}; the models "
+                   f"are: {', '.join(models)}")
+
+
+def _did_you_mean(word, choices):
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _literal(text):
@@ -112,8 +120,9 @@ def _parameters(klass, short, settings):
     params = {}
     for key, text in settings or ():
         if key not in valid:
-            raise CLIError(f"unknown parameter {key!r} for {short} ({klass.__name__}); its "
-                           f"parameters are: {', '.join(valid)}")
+            raise CLIError(f"unknown parameter {key!r} for {short} ({klass.__name__})"
+                           f"{_did_you_mean(key, valid)}; its parameters are: "
+                           f"{', '.join(valid)}")
         params[key] = _literal(text)
     return params
 
@@ -315,8 +324,14 @@ def _cmd_fit(args):
     _check_output(args.output)
     frame = read_table(args.data, "data")
     start = time.perf_counter()
+    interrupted = False
     with _progress_logging(model.verbose):
-        model.fit(frame)
+        try:
+            model.fit(frame)
+        except KeyboardInterrupt:
+            if not hasattr(model, "modules_"):  # no epoch had finished: nothing to keep
+                raise
+            interrupted = True
     seconds = time.perf_counter() - start
     partial = f"{args.output}.partial"
     try:
@@ -329,6 +344,10 @@ def _cmd_fit(args):
         print(f"fitted {klass.__name__} on {frame.shape[0]} rows x {frame.shape[1]} columns in "
               f"{seconds:.1f} s ({_epochs_text(model)})")
         print(f"wrote {args.output}")
+    if interrupted:
+        print(f"{PROG}: interrupted; {args.output} holds the model of the last finished epoch",
+              file=sys.stderr)
+        return 130
     return 0
 
 
@@ -516,14 +535,29 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{PROG}: error: {message} (see '{self.prog} --help')\n")
 
 
-_FORMATTER = argparse.RawDescriptionHelpFormatter
+class _FORMATTER(argparse.RawDescriptionHelpFormatter):
+    """Paragraphs of prose are filled to the terminal; indented blocks (examples, the model
+    list) and blocks with a heading line ("examples:") are kept as written."""
+
+    def _fill_text(self, text, width, indent):
+        blocks = []
+        for block in text.split("\n\n"):
+            lines = block.splitlines()
+            if any(line.startswith(" ") or line.endswith(":") for line in lines):
+                blocks.append(textwrap.indent(block, indent))
+            else:
+                blocks.append(textwrap.fill(" ".join(block.split()), width,
+                                            initial_indent=indent, subsequent_indent=indent))
+        return "\n\n".join(blocks)
 
 
 def _models_text():
     lines = []
     for short, klass in available_models().items():
         doc = (inspect.getdoc(klass) or "").splitlines()
-        lines.append(f"  {short:<14}{klass.__name__}: {doc[0] if doc else ''}")
+        lines.append(textwrap.fill(f"{klass.__name__}: {doc[0] if doc else ''}", 78,
+                                   initial_indent=f"  {short:<14}",
+                                   subsequent_indent=" " * 16))
     return "\n".join(lines)
 
 
@@ -550,7 +584,7 @@ def build_parser():
 
     common = _Parser(add_help=False)
     common.add_argument("-q", "--quiet", action="store_true",
-                        help="no progress bar and no summary")
+                        help="no progress bar (and, for fit and sample, no summary)")
     common.add_argument("--debug", action="store_true",
                         help="show the full traceback on an error")
 
@@ -652,7 +686,7 @@ def build_parser():
         "demo", parents=[common], formatter_class=_FORMATTER,
         help="fit, sample and score on a simulated table (offline)",
         description="The main job on a simulated table that needs no download "
-                    "(skmixsynth.datasets.make_mixed): fit a synthesizer on 80%% of the rows, "
+                    "(skmixsynth.datasets.make_mixed): fit a synthesizer on 80% of the rows, "
                     "sample as many rows as are held out, and print the scores beside the "
                     "floor (independent marginals) and the ceiling (real rows).",
         epilog="examples:\n"

@@ -240,7 +240,7 @@ ERRORS = {
     "unknown parameter": (
         lambda t, f: ["fit", f["real"], "-m", "independent", "--set", "n_bin=3", "-o",
                       t / "m.pt"],
-        ["unknown parameter 'n_bin'", "n_bins", "min_count"]),
+        ["unknown parameter 'n_bin'", "did you mean 'n_bins'?", "min_count"]),
     "bad parameter value": (
         lambda t, f: ["fit", f["real"], "-m", "independent", "--set", "n_bins=-1", "-o",
                       t / "m.pt"],
@@ -440,3 +440,27 @@ def test_subprocess_demo(tmp_path):
     assert "ceiling: real training rows" in result.out
     for name in ("train.csv", "holdout.csv", "model.pt"):
         assert (tmp_path / name).exists()
+
+
+def test_interrupted_fit_keeps_the_last_finished_epoch(files, tmp_path, monkeypatch):
+    import skmixsynth._training as training
+
+    def interrupt(bar, record, verbose):  # Ctrl-C right after the first epoch ends
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "_report", interrupt)
+    out = tmp_path / "m.pt"
+    result = cli("fit", files["real"], "-m", "independent", "--seed", 0, "-o", out, "-q")
+    assert result.code == 130
+    assert "last finished epoch" in result.err and "Traceback" not in result.err
+    assert skmixsynth.load(out).n_iter_ == 1
+
+
+def test_progress_without_tqdm_is_one_log_line_per_epoch(files, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # import tqdm now fails
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    result = cli("fit", files["real"], "-m", "independent", "-o", tmp_path / "m.pt")
+    assert result.code == 0, result
+    lines = result.err.strip().splitlines()
+    assert len(lines) == skmixsynth.load(tmp_path / "m.pt").n_iter_ == 1
+    assert lines[0].startswith("skmixsynth: statistics epoch 0")
