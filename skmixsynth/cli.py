@@ -172,7 +172,8 @@ def _check_output(path):
     if os.path.isdir(path):
         raise CLIError(f"output {path}: is a directory")
     if not os.path.isdir(parent):
-        raise CLIError(f"output {path}: the directory {parent} does not exist")
+        problem = "is not a directory" if os.path.exists(parent) else "does not exist"
+        raise CLIError(f"output {path}: {parent} {problem}")
     if not os.access(parent, os.W_OK):
         raise CLIError(f"output {path}: the directory {parent} is not writable")
 
