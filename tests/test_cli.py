@@ -118,11 +118,19 @@ def test_sample_same_seed_same_file_and_as_in_python(files, tmp_path):
     assert a.read_text() == expected.getvalue()
 
 
-def test_sample_in_chunks_gives_the_rows_of_one_call(files, tmp_path):
+def test_sample_in_chunks_gives_the_rows_of_one_call(files, tmp_path, monkeypatch):
     # 40,000 rows in chunks of whole sampling blocks (32,768 + 7,232) or in one piece
     chunked, whole = tmp_path / "chunked.csv", tmp_path / "whole.csv"
+    calls, sample = [], skmixsynth.BaseSynthesizer.sample
+
+    def recording(self, n_samples=None, **kwargs):
+        calls.append(n_samples)
+        return sample(self, n_samples, **kwargs)
+
+    monkeypatch.setattr(skmixsynth.BaseSynthesizer, "sample", recording)
     assert cli("sample", files["model"], "-n", 40_000, "--seed", 3, "--chunk-size", 1, "-o",
                chunked, "-q").code == 0
+    assert calls == [32_768, 7_232]  # memory bounded by the chunk, not by -n
     assert cli("sample", files["model"], "-n", 40_000, "--seed", 3, "-o", whole,
                "-q").code == 0
     assert chunked.read_bytes() == whole.read_bytes()
@@ -157,6 +165,16 @@ def test_conditions_are_honoured_and_parsed_by_dtype(files, tmp_path):
     assert set(fake["owns_home"]) == {True}
     assert np.allclose(fake["income"], 40000.0)
     assert fake["education"].nunique() > 1  # the other columns are still drawn
+
+
+@pytest.mark.parametrize("text, value", [
+    ("300", 300), ("0.5", 0.5), ("(256, 256)", (256, 256)), ("None", None), ("True", True),
+    ("minmax", "minmax"), ("cuda:0", "cuda:0"), ("['a', 'b']", ["a", "b"]),
+])
+def test_set_values_are_python_literals_or_text(text, value):
+    from skmixsynth.cli import _literal
+
+    assert _literal(text) == value and type(_literal(text)) is type(value)
 
 
 def test_parse_conditions_reads_each_dtype():
