@@ -13,6 +13,10 @@ into scikit-learn's model selection as callables::
         scoring={"quality": get_scorer("quality"), "detection": get_scorer("detection")},
     ).fit(df)
 
+In a :class:`~sklearn.pipeline.Pipeline` whose last step is a synthesizer, a scorer samples
+from that step and compares with ``X`` transformed by the steps before it (the table the
+synthesizer learned); anything that cannot sample is a ``TypeError``, not a NaN score.
+
 Strings do not work (``scoring="quality"``): scikit-learn checks a string against its own
 registry of names, frozen when ``sklearn.model_selection`` is imported, and adding to it
 would mean patching private scikit-learn objects. Pass scorer objects; ``scoring=None`` uses
@@ -25,9 +29,11 @@ import inspect
 
 import numpy as np
 import pandas as pd
+from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 
 from .._validation import check_frame
+from ..base import _join_target
 from ._detection import detection_score
 from ._mixgan import correlation_maintenance_gap, marginal_agreement_score
 from ._privacy import exact_copy_rate, rare_value_copy_rate
@@ -52,13 +58,16 @@ class _SynthesisScorer:
 
         Parameters
         ----------
-        estimator : fitted synthesizer
-            Must have ``sample(n_samples, random_state=...)`` returning a DataFrame (an
-            array is given the columns of ``X``).
+        estimator : fitted synthesizer, or a fitted Pipeline whose last step is one
+            The synthesizer must have ``sample(n_samples, random_state=...)`` returning a
+            DataFrame (an array is given the columns of ``X``). A :class:`~sklearn.pipeline.
+            Pipeline` is scored on its last step, against ``X`` transformed by the steps
+            before it: the synthesizer learned (and samples) the transformed table.
         X : DataFrame
             Real rows to compare with.
-        y : ignored
-            For compatibility with scikit-learn's scorer signature.
+        y : Series, 1-D array-like, DataFrame or None, default=None
+            A target, joined to ``X`` (after the pipeline's transforms) as the
+            synthesizer's ``fit`` joins it.
         **kwargs : ignored
             Metadata passed by scikit-learn (none is used).
 
@@ -66,8 +75,15 @@ class _SynthesisScorer:
         -------
         score : float
             Greater is better.
+
+        Raises
+        ------
+        TypeError
+            When ``estimator`` is neither a synthesizer nor a Pipeline ending in one (an
+            error, not a NaN score: see :func:`make_synthesis_scorer`).
         """
-        X = check_frame(X, name="X")
+        estimator, X = _synthesizer_and_rows(estimator, X)
+        X = _join_target(check_frame(X, name="X"), y)
         synthetic = estimator.sample(len(X), random_state=self._random_state)
         if not isinstance(synthetic, pd.DataFrame):
             synthetic = check_frame(synthetic, name="the sampled rows")
@@ -81,6 +97,34 @@ class _SynthesisScorer:
 
     def __repr__(self):
         return self._description
+
+
+def _synthesizer_and_rows(estimator, X):
+    """The synthesizer to sample from and the real rows in the space it learned.
+
+    A Pipeline ending in a synthesizer is scored on that step, against ``X`` transformed by
+    the steps before it. Anything without ``sample`` is a TypeError naming it: inside
+    ``GridSearchCV`` a scorer that fails becomes a NaN score and the search silently keeps
+    the first candidate, so the message says what to pass instead.
+    """
+    if isinstance(estimator, Pipeline):
+        final = estimator.steps[-1][1]
+        if not hasattr(final, "sample"):
+            raise TypeError(
+                "A synthesis scorer samples from the synthesizer it scores, but the last step "
+                f"of this Pipeline, {estimator.steps[-1][0]!r} ({type(final).__name__}), has "
+                "no sample method; make a synthesizer the last step."
+            )
+        if len(estimator.steps) > 1:
+            X = estimator[:-1].transform(X)
+        return final, X
+    if not hasattr(estimator, "sample"):
+        raise TypeError(
+            "A synthesis scorer samples from the synthesizer it scores, but "
+            f"{type(estimator).__name__} has no sample method; pass a fitted synthesizer or a "
+            "Pipeline whose last step is one."
+        )
+    return estimator, X
 
 
 def _call_repr(func_name, first, pairs):
