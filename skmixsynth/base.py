@@ -21,7 +21,7 @@ from ._conditions import sample_conditional
 from ._persistence import load_model, save_model
 from ._sampling import MAX_SEED, check_n_samples, generate_frame, sampling_rng
 from ._training import train
-from ._validation import _FROM_ARRAY, check_frame
+from ._validation import check_frame
 from .encoding import MixedTypeEncoder
 from .nn._core import TensorBatches, resolve_device, seeded_build, seeded_generator
 
@@ -78,7 +78,6 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
     n_iter_ : int
         Number of finished epochs over all phases.
     n_features_in_ : int
-        Columns learned: those of ``X``, and ``y``'s when ``fit`` was given one.
     feature_names_in_ : ndarray of str
         Only when fit on a DataFrame whose column names are all strings.
     """
@@ -206,34 +205,16 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
         ----------
         X : DataFrame or 2-D array-like of shape (n_samples, n_features)
             The training table; never modified. Missing values are allowed.
-        y : Series, 1-D array-like, DataFrame or None, default=None
-            A target, learned as part of the table: it is joined to ``X`` as its last
-            column(s), and ``sample`` returns it with the other columns, so that
-            ``fit(X, y)`` on ``load_dataset(..., return_X_y=True)`` models the whole table
-            instead of silently losing ``y``. A Series keeps its name (``"target"`` when it
-            has none), an array or a list is named ``"target"``, a DataFrame keeps its
-            columns. Rows are matched by position (pandas ``X`` and ``y`` must share their
-            index). A ``y`` whose name is already a column of ``X``, or whose length is not
-            ``len(X)``, is a ``ValueError``. ``n_features_in_`` counts the joined columns:
-            they are the table the model learns (and ``score(X, y)`` joins ``y`` alike).
+        y : None
+            Ignored; present so the synthesizer fits in scikit-learn pipelines and searches.
 
         Returns
         -------
         self : object
             The fitted synthesizer.
-
-        Examples
-        --------
-        >>> from skmixsynth import IndependentSynthesizer
-        >>> from skmixsynth.datasets import make_mixed
-        >>> table = make_mixed(200, random_state=0)
-        >>> X, y = table.drop(columns="plan"), table["plan"]
-        >>> model = IndependentSynthesizer(random_state=0).fit(X, y)
-        >>> list(model.sample(3, random_state=0).columns) == list(X.columns) + ["plan"]
-        True
         """
         self._validate_params()
-        frame = _join_target(check_frame(X), y)
+        frame = check_frame(X)
         if frame.shape[0] < self._min_samples:
             raise ValueError(
                 f"{type(self).__name__} needs at least {self._min_samples} rows to fit; X has "
@@ -355,8 +336,8 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
         ----------
         X : DataFrame
             Real rows, for instance a held-out fold.
-        y : Series, 1-D array-like, DataFrame or None, default=None
-            The target, joined to ``X`` as in :meth:`fit` (give it when ``fit`` had one).
+        y : None
+            Ignored.
 
         Returns
         -------
@@ -365,7 +346,7 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
         from .metrics import quality_score
 
         check_is_fitted(self, "modules_")
-        frame = _join_target(check_frame(X), y)
+        frame = check_frame(X)
         if frame.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X has {frame.shape[1]} features, but {type(self).__name__} is expecting "
@@ -434,53 +415,6 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
         state = super().__getstate__()
         state.pop("_sample_rng", None)  # re-created on demand
         return state
-
-
-def _join_target(frame, y):
-    """``frame`` with ``y`` joined as its last column(s), or ``frame`` when ``y`` is None.
-
-    A Series keeps its name (``"target"`` when it has none), a 1-D array (or a one-column
-    2-D array) is named ``"target"``, a DataFrame keeps its columns. Rows are matched by
-    position, as scikit-learn matches ``X`` and ``y``; nothing the caller passed is modified.
-    """
-    if y is None:
-        return frame
-    if isinstance(y, pd.DataFrame):
-        target = y
-    elif isinstance(y, pd.Series):
-        target = y.to_frame(name="target" if y.name is None else y.name)
-    else:
-        values = np.asarray(y)
-        if values.ndim == 2 and values.shape[1] == 1:
-            values = values[:, 0]
-        if values.ndim != 1:
-            raise ValueError(
-                "y must be one target column (a Series or a 1-D array) or a DataFrame, to be "
-                f"joined to X as columns; got an array of shape {values.shape}."
-            )
-        target = pd.DataFrame({"target": values})
-    if len(target) != len(frame):
-        raise ValueError(
-            f"y has {len(target)} rows but X has {len(frame)}; fit joins y to X as a column, "
-            "row by row."
-        )
-    from_array = frame.attrs.get(_FROM_ARRAY, False)
-    if isinstance(y, (pd.Series, pd.DataFrame)) and not from_array and not frame.index.equals(
-        target.index
-    ):
-        raise ValueError(
-            "X and y have different indexes; fit joins y to X row by row, so align them "
-            "first (y.reindex(X.index), or reset both indexes)."
-        )
-    clash = [c for c in target.columns if c in set(frame.columns)]
-    if clash:
-        raise ValueError(
-            f"y would be joined to X as the column(s) {clash}, but X already has them; rename "
-            "y (y.rename('...')) or leave it out."
-        )
-    joined = pd.concat([frame.reset_index(drop=True), target.reset_index(drop=True)], axis=1)
-    joined.attrs = dict(frame.attrs)  # an array's x0, x1, ... stay internal names
-    return joined
 
 
 def _fit_rng(random_state):

@@ -33,7 +33,6 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 
 from .._validation import check_frame
-from ..base import _join_target
 from ._detection import detection_score
 from ._mixgan import correlation_maintenance_gap, marginal_agreement_score
 from ._privacy import exact_copy_rate, rare_value_copy_rate
@@ -65,9 +64,8 @@ class _SynthesisScorer:
             before it: the synthesizer learned (and samples) the transformed table.
         X : DataFrame
             Real rows to compare with.
-        y : Series, 1-D array-like, DataFrame or None, default=None
-            A target, joined to ``X`` (after the pipeline's transforms) as the
-            synthesizer's ``fit`` joins it.
+        y : ignored
+            For compatibility with scikit-learn's scorer signature.
         **kwargs : ignored
             Metadata passed by scikit-learn (none is used).
 
@@ -83,7 +81,7 @@ class _SynthesisScorer:
             error, not a NaN score: see :func:`make_synthesis_scorer`).
         """
         estimator, X = _synthesizer_and_rows(estimator, X)
-        X = _join_target(check_frame(X, name="X"), y)
+        X = check_frame(X, name="X")
         synthetic = estimator.sample(len(X), random_state=self._random_state)
         if not isinstance(synthetic, pd.DataFrame):
             synthetic = check_frame(synthetic, name="the sampled rows")
