@@ -1,0 +1,416 @@
+"""A hierarchical mixture (a small probabilistic circuit) over the per-column views.
+
+Pure torch: no pandas, no scikit-learn. The model reads the encoder's
+:class:`~skmixsynth.Layout` and works on its per-column views (one scalar in [0, 1] per
+numerical column, one level index per discrete span).
+
+Variables and leaves
+    The model has one *variable* per numerical scalar and one per discrete span (categorical
+    columns, and the state spans of numerical columns: ``present``, ``missing``, point
+    masses). Every variable has a categorical leaf per sub-component: a discrete span over its
+    levels, a numerical scalar over ``n_bins`` equal-width bins of its (0, 1) scale with a
+    uniform density inside a bin (the quantile encoding makes the bins of equal mass under
+    the marginal, so the bins are fine where the data are dense). The density of a scalar
+    ``u`` in bin ``b`` is ``n_bins * p(b)``: exact, no approximation besides the histogram
+    itself. A numerical scalar counts only when its column's state is ``present``: the rows of
+    a missing value or a point mass marginalise it (its leaf integrates to one).
+
+Structure (two sum layers)
+    ``p(x) = sum_k w_k prod_g sum_j v_kgj prod_{c in scope(k, g)} leaf_kjc(x_c)``: ``K1 =
+    n_components`` top components; in each, the columns are cut into ``n_groups`` groups (a
+    random partition per top component, fixed at build), and each group is a mixture of
+    ``K2 = n_subcomponents`` products of leaves. With ``n_groups=1`` and
+    ``n_subcomponents=1`` it is a plain latent-class model. The leaves of all variables and
+    sub-components are one tensor ``(V, L, K1 * K2)``; a batch's leaf log-likelihoods are
+    one gather from it, the group sums one ``einsum``, the sums over components
+    ``logsumexp``: no Python loop over columns or components.
+
+Evidence
+    Every variable of a row is either a level (observed), free (marginalised: its leaf counts
+    as one), or "not missing" (the sum of its leaf over its non-missing levels: what
+    imputation conditions a missing cell on). The log-likelihood, the posterior over
+    components and the conditional samples are exact for any such evidence.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+__all__ = ["FREE", "NOT_MISSING", "HierarchicalMixture"]
+
+#: code of a free (marginalised) discrete variable in the inputs
+FREE = -1
+#: code of a discrete variable known only not to be missing (imputation of a missing cell)
+NOT_MISSING = -2
+
+
+class HierarchicalMixture(nn.Module):
+    """Two-level mixture of products of categorical / binned leaves over a layout.
+
+    Parameters
+    ----------
+    layout : skmixsynth.Layout
+        The encoder's layout: variables are its numerical scalars, then its discrete spans.
+    n_components : int
+        Top components ``K1``.
+    n_subcomponents : int
+        Sub-components ``K2`` of every group of every top component.
+    n_groups : int
+        Groups of columns in each top component (capped by the number of columns).
+    n_bins : int
+        Bins of each numerical scalar's (0, 1) scale.
+    missing_levels : sequence of int, default=None
+        For each discrete span, the level that stands for a missing value (``-1`` for none):
+        what "not missing" evidence leaves out. ``None``: no span has one.
+
+    Attributes
+    ----------
+    leaf_logits : Parameter of shape (V, L, K1 * K2)
+        Unnormalised log-probabilities of the leaves (padded levels masked).
+    sub_logits : Parameter of shape (K1, G, K2)
+    top_logits : Parameter of shape (K1,)
+    scope : buffer of shape (K1, G, V)
+        One-hot group of each variable in each top component.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmixsynth import Layout, Span
+    >>> from skmixsynth.nn import seeded_generator
+    >>> from skmixsynth.nn._mixture import HierarchicalMixture
+    >>> lay = Layout((Span("x", "numerical", 0, 1, "sigmoid"),
+    ...               Span("c", "categorical", 1, 3, "softmax")))
+    >>> torch.manual_seed(0) is not None
+    True
+    >>> model = HierarchicalMixture(lay, n_components=2, n_subcomponents=2, n_groups=2,
+    ...                             n_bins=4)
+    >>> num, codes = torch.tensor([[0.3], [0.9]]), torch.tensor([[0], [1]])
+    >>> model.log_prob(num, codes).shape
+    torch.Size([2])
+    >>> num, codes = model.generate(3, seeded_generator(0, torch.device("cpu")))
+    >>> num.shape, codes.shape
+    (torch.Size([3, 1]), torch.Size([3, 1]))
+    """
+
+    def __init__(self, layout, *, n_components, n_subcomponents, n_groups, n_bins,
+                 missing_levels=None):
+        super().__init__()
+        self.n_numerical = layout.n_numerical
+        cards = list(layout.cardinalities)
+        self.n_discrete = len(cards)
+        self.n_bins = int(n_bins)
+        self.n_variables = self.n_numerical + self.n_discrete
+        sizes = [self.n_bins] * self.n_numerical + cards
+        self.n_levels = max(sizes, default=1)
+        self.k1, self.k2 = int(n_components), int(n_subcomponents)
+        # columns (not variables) are grouped: a numerical scalar and its state span together
+        names = [s.column for s in layout.numerical_spans] + [s.column
+                                                               for s in layout.discrete_spans]
+        columns = list(dict.fromkeys(names))
+        column_of = torch.tensor([columns.index(c) for c in names], dtype=torch.long)
+        self.n_groups = max(1, min(int(n_groups), len(columns)))
+        V, L, G = self.n_variables, self.n_levels, self.n_groups
+        K = self.k1 * self.k2
+
+        mask = torch.zeros(V, L, dtype=torch.bool)
+        for v, size in enumerate(sizes):
+            mask[v, :size] = True
+        self.register_buffer("mask", mask)
+        missing = torch.zeros(V, L, dtype=torch.bool)
+        for j, level in enumerate(missing_levels or ()):
+            if level is not None and level >= 0:
+                missing[self.n_numerical + j, int(level)] = True
+        self.register_buffer("missing", missing)
+        # the state span of each numerical scalar (index among discrete spans, or -1)
+        state_of = torch.full((self.n_numerical,), -1, dtype=torch.long)
+        for i, s in enumerate(layout.numerical_spans):
+            for j, d in enumerate(layout.discrete_spans):
+                if d.column == s.column:
+                    state_of[i] = j
+        self.register_buffer("state_of", state_of)
+
+        # A random partition of the columns per top component (torch's global generator:
+        # the template builds modules inside a seeded fork of it).
+        group_of_column = torch.stack([
+            torch.randperm(len(columns)) % G for _ in range(self.k1)
+        ]) if columns else torch.zeros(self.k1, 0, dtype=torch.long)
+        group_of = group_of_column[:, column_of]  # (K1, V)
+        self.register_buffer("group_of", group_of)
+        scope = torch.zeros(self.k1, G, V)
+        if V:
+            scope.scatter_(1, group_of[:, None, :], 1.0)
+        self.register_buffer("scope", scope)
+
+        # Leaves start near uniform with a little noise so that components differ; the
+        # data-driven start is ``init_from_data``.
+        self.leaf_logits = nn.Parameter(0.5 * torch.randn(V, L, K))
+        self.sub_logits = nn.Parameter(torch.zeros(self.k1, G, self.k2))
+        self.top_logits = nn.Parameter(torch.zeros(self.k1))
+        # set when early stopping picked an epoch (documentation of the fit; 0 = none)
+        self.register_buffer("best_epoch", torch.zeros((), dtype=torch.long))
+
+    # ------------------------------------------------------------ parameters
+    def log_leaves(self):
+        """Normalised leaf log-probabilities ``(V, L, K)`` (``-inf`` at padded levels)."""
+        masked = self.leaf_logits.masked_fill(~self.mask[:, :, None], float("-inf"))
+        return torch.log_softmax(masked, dim=1)
+
+    def log_weights(self):
+        """Log weights of the sub-components ``(K1, G, K2)`` and top components ``(K1,)``."""
+        return torch.log_softmax(self.sub_logits, -1), torch.log_softmax(self.top_logits, -1)
+
+    @torch.no_grad()
+    def set_log_parameters(self, log_leaves, log_sub, log_top):
+        """Set the parameters from normalised log-probabilities (what EM computes)."""
+        self.leaf_logits.copy_(log_leaves.masked_fill(~self.mask[:, :, None], 0.0))
+        self.sub_logits.copy_(log_sub)
+        self.top_logits.copy_(log_top)
+
+    @torch.no_grad()
+    def init_from_data(self, numerical, codes, generator, *, smoothing=1.0):
+        """Start every sub-component from a few random rows (a k-means++-free seeding).
+
+        Each sub-component's leaves are the variable's marginal, moved towards one row drawn
+        from the batch (weight ``1 / (1 + smoothing)`` on the row), so components start
+        apart and on the data.
+        """
+        idx = self.evidence(numerical, codes)
+        n, V, L, K = idx.shape[0], self.n_variables, self.n_levels, self.k1 * self.k2
+        if n == 0 or V == 0:
+            return
+        onehot = torch.zeros(n, V, L + 2, device=idx.device)
+        onehot.scatter_(2, idx[:, :, None], 1.0)
+        counts = onehot[:, :, :L].sum(0) + self.mask.float() * 1e-3  # (V, L)
+        marginal = counts / counts.sum(1, keepdim=True)
+        pick = torch.randint(n, (K,), generator=generator, device=idx.device)
+        rows = onehot[pick, :, :L].permute(1, 2, 0)  # (V, L, K)
+        observed = rows.sum(1, keepdim=True) > 0
+        probs = torch.where(observed, (rows + smoothing * marginal[:, :, None]) / (1 + smoothing),
+                            marginal[:, :, None].expand_as(rows))
+        self.leaf_logits.copy_(torch.log(probs.clamp_min(1e-12)))
+
+    # ------------------------------------------------------------ evidence
+    def evidence(self, numerical, codes):
+        """Index of each variable's leaf entry: ``(n, V)`` int64 in ``[0, L + 2)``.
+
+        ``numerical``: ``(n, M)`` in [0, 1], NaN where free; ``codes``: ``(n, D)``, a level,
+        ``FREE`` (-1) or ``NOT_MISSING`` (-2). A numerical scalar counts only when its state
+        span (if any) is ``present`` (level 0) or free; a given scalar with a free state
+        implies ``present``.
+        """
+        L = self.n_levels
+        n = numerical.shape[0] if self.n_numerical else codes.shape[0]
+        parts = []
+        if self.n_discrete:
+            disc = codes.to(torch.long)
+            if self.n_numerical:
+                given = ~torch.isnan(numerical)
+                has = self.state_of >= 0
+                st = disc[:, self.state_of.clamp_min(0)]
+                fill = given & has[None, :] & (st < 0)
+                if fill.any():
+                    disc = disc.clone()
+                    rows, cols = fill.nonzero(as_tuple=True)
+                    disc[rows, self.state_of[cols]] = 0
+            disc = torch.where(disc == NOT_MISSING, L + 1, torch.where(disc < 0, L, disc))
+        if self.n_numerical:
+            u = numerical.to(torch.float32)
+            free = torch.isnan(u)
+            if self.n_discrete:
+                st = disc[:, self.state_of.clamp_min(0)]
+                off = (self.state_of >= 0)[None, :] & (st != 0) & (st != L)
+                free = free | off
+            bins = (torch.nan_to_num(u, nan=0.0).clamp(0.0, 1.0) * self.n_bins).long()
+            bins = bins.clamp_(max=self.n_bins - 1)
+            parts.append(torch.where(free, L, bins))
+        if self.n_discrete:
+            parts.append(disc)
+        if not parts:
+            return torch.zeros(n, 0, dtype=torch.long)
+        return torch.cat(parts, dim=1)
+
+    def leaf_table(self, log_leaves):
+        """``(V * (L + 2), K)``: the leaves, a column of zeros (free) and the log-probability
+        of "not missing" (zero for a variable without a missing level)."""
+        V, L, K = log_leaves.shape
+        not_missing = torch.logsumexp(
+            log_leaves.masked_fill(self.missing[:, :, None], float("-inf")), dim=1)
+        table = torch.cat([log_leaves, log_leaves.new_zeros(V, 1, K), not_missing[:, None]], 1)
+        return table.reshape(V * (L + 2), K)
+
+    def _group_terms(self, idx, log_leaves, log_sub):
+        """Per-(row, top, group, sub) log-likelihoods, including the sub-component weights."""
+        n, V = idx.shape
+        L = self.n_levels
+        table = self.leaf_table(log_leaves)
+        flat = idx + torch.arange(V, device=idx.device) * (L + 2)
+        leaf = table.index_select(0, flat.reshape(-1)).view(n, V, self.k1, self.k2)
+        groups = torch.einsum("nvkj,kgv->nkgj", leaf, self.scope)
+        return groups + log_sub  # (n, K1, G, K2)
+
+    def _log_prob_idx(self, idx, log_leaves, log_sub, log_top):
+        if idx.shape[1] == 0:
+            return idx.new_zeros(idx.shape[0], dtype=torch.float32)
+        groups = self._group_terms(idx, log_leaves, log_sub)
+        per_top = torch.logsumexp(groups, -1).sum(-1) + log_top
+        return torch.logsumexp(per_top, -1)
+
+    def _log_density_offset(self, idx):
+        """``log(n_bins)`` per observed numerical scalar: bin probability -> density."""
+        if not self.n_numerical:
+            return idx.new_zeros(idx.shape[0], dtype=torch.float32)
+        observed = (idx[:, : self.n_numerical] < self.n_levels).sum(1)
+        return observed.to(torch.float32) * math.log(self.n_bins)
+
+    def log_prob(self, numerical, codes):
+        """Exact log-likelihood of each row given its evidence, ``(n,)``.
+
+        Discrete variables contribute probabilities, numerical scalars densities on their
+        (0, 1) scale; free variables are marginalised.
+        """
+        idx = self.evidence(numerical, codes)
+        log_sub, log_top = self.log_weights()
+        ll = self._log_prob_idx(idx, self.log_leaves(), log_sub, log_top)
+        return ll + self._log_density_offset(idx)
+
+    # ------------------------------------------------------------ EM
+    def expected_counts(self, numerical, codes):
+        """Log-likelihood sum of a batch and the expected counts of every parameter.
+
+        The counts are the gradients of the batch's log-likelihood with respect to the
+        log-parameters (the posterior "flows" of a circuit, exactly the E-step's sufficient
+        statistics): leaves ``(V, L, K)``, sub-weights ``(K1, G, K2)``, top weights ``(K1,)``.
+        """
+        idx = self.evidence(numerical, codes)
+        with torch.no_grad():
+            log_sub, log_top = self.log_weights()
+            log_leaves = self.log_leaves()
+        log_leaves = log_leaves.detach().requires_grad_(True)
+        log_sub = log_sub.detach().requires_grad_(True)
+        log_top = log_top.detach().requires_grad_(True)
+        with torch.enable_grad():
+            ll = self._log_prob_idx(idx, log_leaves, log_sub, log_top).sum()
+            grads = torch.autograd.grad(ll, (log_leaves, log_sub, log_top))
+        leaves = torch.nan_to_num(grads[0], nan=0.0).masked_fill(~self.mask[:, :, None], 0.0)
+        offset = self._log_density_offset(idx).sum()
+        return (ll.detach() + offset), leaves, grads[1], grads[2]
+
+    # ------------------------------------------------------------ sampling
+    @torch.no_grad()
+    def posterior(self, idx):
+        """Exact posterior of a row's components given its evidence.
+
+        Returns ``log p(k | e)`` ``(n, K1)`` and ``log p(j | k, g, e)`` ``(n, K1, G, K2)``.
+        """
+        log_sub, log_top = self.log_weights()
+        groups = self._group_terms(idx, self.log_leaves(), log_sub)
+        per_group = torch.logsumexp(groups, -1)
+        post_sub = groups - per_group[..., None]
+        post_top = torch.log_softmax(per_group.sum(-1) + log_top, -1)
+        return post_top, post_sub
+
+    @torch.no_grad()
+    def generate(self, n, generator):
+        """Draw ``n`` rows: ``(numerical (n, M) in [0, 1], codes (n, D) int64)``."""
+        device = self.top_logits.device
+        numerical = torch.full((n, self.n_numerical), float("nan"), device=device)
+        codes = torch.full((n, self.n_discrete), FREE, dtype=torch.long, device=device)
+        return self.generate_conditional(numerical, codes, generator)
+
+    @torch.no_grad()
+    def generate_conditional(self, numerical, codes, generator):
+        """Draw the free variables of each row from their exact conditional given the rest.
+
+        ``numerical`` NaN and ``codes`` ``FREE`` are free; ``codes`` ``NOT_MISSING`` is drawn
+        among the non-missing levels. Given values are returned as they are.
+        """
+        device = self.top_logits.device
+        n = numerical.shape[0] if self.n_numerical else codes.shape[0]
+        V, L, K2 = self.n_variables, self.n_levels, self.k2
+        idx = self.evidence(numerical, codes)
+        if n == 0 or V == 0:
+            return self._views(numerical, codes, idx, None, generator)
+        if (idx == L).all():  # nothing given: the prior, no likelihood to compute
+            post_top = self.log_weights()[1].expand(n, -1)
+            post_sub = None
+        else:
+            post_top, post_sub = self.posterior(idx)
+        top = torch.multinomial(post_top.exp(), 1, replacement=True, generator=generator)[:, 0]
+        if post_sub is None:
+            sub_p = self.log_weights()[0].exp()[top]  # (n, G, K2)
+        else:
+            sub_p = post_sub.exp()[torch.arange(n, device=device), top]
+        G = sub_p.shape[1]
+        sub = torch.multinomial(sub_p.reshape(n * G, K2), 1, replacement=True,
+                                generator=generator).view(n, G)
+        group = self.group_of[top]  # (n, V)
+        component = top[:, None] * K2 + sub.gather(1, group)  # (n, V) in [0, K)
+        return self._views(numerical, codes, idx, component, generator)
+
+    def _views(self, numerical, codes, idx, component, generator):
+        device = self.top_logits.device
+        n = idx.shape[0]
+        M, L, V = self.n_numerical, self.n_levels, self.n_variables
+        if component is None:
+            out_num = torch.nan_to_num(numerical.to(torch.float32), nan=0.5)
+            return out_num, codes.to(torch.long).clamp_min(0)
+        probs = self.log_leaves().exp()  # (V, L, K)
+        table = probs.permute(0, 2, 1)  # (V, K, L)
+        restricted = table.masked_fill(self.missing[:, None, :], 0.0)
+        flat = (torch.arange(V, device=device) * self.k1 * self.k2)[None, :] + component
+        want_restricted = idx == L + 1
+        rows = torch.where(want_restricted[..., None],
+                           restricted.reshape(-1, L)[flat], table.reshape(-1, L)[flat])
+        cdf = rows.cumsum(-1)
+        u = torch.rand(n, V, 1, generator=generator, device=device) * cdf[..., -1:]
+        level = (cdf < u).sum(-1).clamp_(max=L - 1)  # (n, V)
+        level = torch.minimum(level, (self.mask.sum(1) - 1)[None, :])
+        out_num = torch.empty(n, M, device=device)
+        if M:
+            jitter = torch.rand(n, M, generator=generator, device=device)
+            drawn = (level[:, :M] + jitter) / self.n_bins
+            given = ~torch.isnan(numerical)
+            out_num = torch.where(given, numerical.to(torch.float32), drawn)
+        out_codes = codes.to(torch.long)
+        if self.n_discrete:
+            out_codes = torch.where(out_codes >= 0, out_codes, level[:, M:])
+        return out_num, out_codes
+
+    @torch.no_grad()
+    def conditional_marginals(self, numerical, codes):
+        """Each variable's exact marginal given the evidence: ``(n, V, L)`` probabilities.
+
+        For a variable with "not missing" evidence, the marginal over its non-missing levels;
+        a numerical scalar's is over its bins given that its column is ``present``. The rows
+        of observed variables are their own leaf posteriors (not used by imputation).
+        """
+        idx = self.evidence(numerical, codes)
+        n, V, L = idx.shape[0], self.n_variables, self.n_levels
+        K = self.k1 * self.k2
+        post_top, post_sub = self.posterior(idx)
+        # p(k, j | e) for the group of each variable: (n, V, K)
+        per_var = post_sub.gather(
+            2, self.group_of[None, :, :, None].expand(n, -1, -1, self.k2))  # (n, K1, V, K2)
+        log_w = (post_top[:, :, None, None] + per_var).permute(0, 2, 1, 3).reshape(n, V, K)
+        # take each variable's own evidence out: p(c | e) / p_c(e_v)
+        log_leaves = self.log_leaves()
+        table = self.leaf_table(log_leaves)
+        flat = idx + torch.arange(V, device=idx.device) * (L + 2)
+        own = table.index_select(0, flat.reshape(-1)).view(n, V, K)
+        log_w = log_w - own
+        M = self.n_numerical
+        if M and self.n_discrete:
+            # a numerical scalar given its column is present: times p_c(present) / p_c(e_state)
+            state = M + self.state_of.clamp_min(0)
+            factor = log_leaves[state, 0, :][None] - own[:, state]  # (n, M, K)
+            factor = torch.where((self.state_of >= 0)[None, :, None], factor,
+                                 torch.zeros_like(factor))
+            log_w = torch.cat([log_w[:, :M] + factor, log_w[:, M:]], 1)
+        weight = torch.softmax(log_w, -1)
+        out = torch.einsum("nvk,vlk->nvl", weight, log_leaves.exp())
+        restrict = (idx == L + 1)[..., None] & self.missing[None]
+        out = out.masked_fill(restrict, 0.0)
+        return out / out.sum(-1, keepdim=True).clamp_min(1e-30)
