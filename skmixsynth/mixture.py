@@ -33,8 +33,8 @@ class MixtureSynthesizer(BaseSynthesizer):
 
         p(x) = sum_k w_k  prod_g  sum_j v_kgj  prod_{c in group g of k} leaf_kjc(x_c)
 
-    ``n_components`` top components ``k``; in each, the columns are cut into ``n_groups``
-    groups (a random partition per top component) and each group is a mixture of
+    ``n_components`` top components ``k``; the columns are cut into ``n_groups`` groups (a
+    random partition drawn at build) and, in each top component, each group is a mixture of
     ``n_subcomponents`` products of per-column leaves. Categorical columns, missing values and
     point masses have categorical leaves; a numerical column's leaf is a histogram of
     ``n_bins`` equal-width bins of its quantile-encoded (0, 1) scale with a uniform density
@@ -333,6 +333,11 @@ class MixtureSynthesizer(BaseSynthesizer):
     def _generate(self, n_samples, generator):
         return self.modules_["mixture"].generate(n_samples, generator)
 
+    def _sampler(self):
+        net = self.modules_["mixture"]
+        tables = net.sampling_tables()  # once per sample call, shared by its blocks
+        return lambda n, generator: net.generate(n, generator, tables=tables)
+
     def _generate_conditional(self, numerical, codes, generator):
         return self.modules_["mixture"].generate_conditional(numerical, codes, generator)
 
@@ -348,8 +353,9 @@ class MixtureSynthesizer(BaseSynthesizer):
         cell (NaN, None) is marginalised by default: the value is the log-likelihood of the
         observed cells; with ``missing="value"`` a missing cell of a column that had missing
         values at fit counts as that value (the model learns missingness like any level), so
-        that the probabilities of all complete rows sum to one. A category the model never saw (nor protected by ``min_count``) gets ``-inf``;
-        numerical values outside the training range are clipped to it like in ``transform``.
+        that the probabilities of all complete rows sum to one. A category the model never
+        saw (nor protected by ``min_count``) gets ``-inf``; numerical values outside the
+        training range are clipped to it like in ``transform``.
 
         Parameters
         ----------

@@ -16,14 +16,14 @@ Variables and leaves
     a missing value or a point mass marginalise it (its leaf integrates to one).
 
 Structure (two sum layers)
-    ``p(x) = sum_k w_k prod_g sum_j v_kgj prod_{c in scope(k, g)} leaf_kjc(x_c)``: ``K1 =
-    n_components`` top components; in each, the columns are cut into ``n_groups`` groups (a
-    random partition per top component, fixed at build), and each group is a mixture of
+    ``p(x) = sum_k w_k prod_g sum_j v_kgj prod_{c in group g} leaf_kjc(x_c)``: ``K1 =
+    n_components`` top components; the columns are cut into ``n_groups`` groups (a random
+    partition, fixed at build), and in each top component each group is a mixture of
     ``K2 = n_subcomponents`` products of leaves. With ``n_groups=1`` and
     ``n_subcomponents=1`` it is a plain latent-class model. The leaves of all variables and
-    sub-components are one tensor ``(V, L, K1 * K2)``; a batch's leaf log-likelihoods are
-    one gather from it, the group sums one ``einsum``, the sums over components
-    ``logsumexp``: no Python loop over columns or components.
+    sub-components are one tensor ``(V, L, K1 * K2)``; a batch's group log-likelihoods are
+    one ``embedding_bag`` over it (a gather and a sum without the ``(n, V, K)`` tensor), the
+    sums over components ``logsumexp``: no Python loop over columns or components.
 
 Evidence
     Every variable of a row is either a level (observed), free (marginalised: its leaf counts
@@ -72,8 +72,8 @@ class HierarchicalMixture(nn.Module):
         Unnormalised log-probabilities of the leaves (padded levels masked).
     sub_logits : Parameter of shape (K1, G, K2)
     top_logits : Parameter of shape (K1,)
-    scope : buffer of shape (K1, G, V)
-        One-hot group of each variable in each top component.
+    group_of : buffer of shape (V,)
+        Group of each variable (its column's group).
 
     Examples
     --------
@@ -132,17 +132,16 @@ class HierarchicalMixture(nn.Module):
                     state_of[i] = j
         self.register_buffer("state_of", state_of)
 
-        # A random partition of the columns per top component (torch's global generator:
-        # the template builds modules inside a seeded fork of it).
-        group_of_column = torch.stack([
-            torch.randperm(len(columns)) % G for _ in range(self.k1)
-        ]) if columns else torch.zeros(self.k1, 0, dtype=torch.long)
-        group_of = group_of_column[:, column_of]  # (K1, V)
+        # A random partition of the columns into groups (torch's global generator: the
+        # template builds modules inside a seeded fork of it). Variables are gathered group
+        # by group, so that one ``embedding_bag`` sums each group's leaves.
+        group_of_column = (torch.randperm(len(columns)) % G if columns
+                           else torch.zeros(0, dtype=torch.long))
+        group_of = group_of_column[column_of]  # (V,)
         self.register_buffer("group_of", group_of)
-        scope = torch.zeros(self.k1, G, V)
-        if V:
-            scope.scatter_(1, group_of[:, None, :], 1.0)
-        self.register_buffer("scope", scope)
+        order = torch.argsort(group_of, stable=True)
+        self.register_buffer("order", order)
+        self.register_buffer("group_sizes", torch.bincount(group_of, minlength=G))
 
         # Leaves start near uniform with a little noise so that components differ; the
         # data-driven start is ``init_from_data``.
@@ -242,14 +241,16 @@ class HierarchicalMixture(nn.Module):
         return table.reshape(V * (L + 2), K)
 
     def _group_terms(self, idx, log_leaves, log_sub):
-        """Per-(row, top, group, sub) log-likelihoods, including the sub-component weights."""
+        """Per-(row, top, group, sub) log-likelihoods, including the sub-component weights:
+        each group's leaves summed by one ``embedding_bag`` over the leaf table."""
         n, V = idx.shape
-        L = self.n_levels
+        L, G = self.n_levels, self.n_groups
         table = self.leaf_table(log_leaves)
-        flat = idx + torch.arange(V, device=idx.device) * (L + 2)
-        leaf = table.index_select(0, flat.reshape(-1)).view(n, V, self.k1, self.k2)
-        groups = torch.einsum("nvkj,kgv->nkgj", leaf, self.scope)
-        return groups + log_sub  # (n, K1, G, K2)
+        flat = (idx + torch.arange(V, device=idx.device) * (L + 2))[:, self.order]
+        starts = torch.cumsum(self.group_sizes, 0) - self.group_sizes
+        offsets = (torch.arange(n, device=idx.device)[:, None] * V + starts[None]).reshape(-1)
+        groups = nn.functional.embedding_bag(flat.reshape(-1), table, offsets, mode="sum")
+        return groups.view(n, G, self.k1, self.k2).permute(0, 2, 1, 3) + log_sub
 
     def _log_prob_idx(self, idx, log_leaves, log_sub, log_top):
         if idx.shape[1] == 0:
@@ -313,70 +314,82 @@ class HierarchicalMixture(nn.Module):
         return post_top, post_sub
 
     @torch.no_grad()
-    def generate(self, n, generator):
+    def sampling_tables(self):
+        """The cumulative tables sampling reads, computed once per ``sample`` call: leaves
+        ``(V * K, L)`` (and without the missing levels), sub-weights ``(K1, G, K2)``, top
+        weights ``(K1,)``."""
+        probs = self.log_leaves().exp().permute(0, 2, 1)  # (V, K, L)
+        L = self.n_levels
+        restricted = probs.masked_fill(self.missing[:, None, :], 0.0)
+        log_sub, log_top = self.log_weights()
+        return {"leaves": _cdf(probs).reshape(-1, L),
+                "restricted": _cdf(restricted).reshape(-1, L),
+                "sub": _cdf(log_sub.exp()), "top": _cdf(log_top.exp())}
+
+    @torch.no_grad()
+    def generate(self, n, generator, tables=None):
         """Draw ``n`` rows: ``(numerical (n, M) in [0, 1], codes (n, D) int64)``."""
         device = self.top_logits.device
         numerical = torch.full((n, self.n_numerical), float("nan"), device=device)
         codes = torch.full((n, self.n_discrete), FREE, dtype=torch.long, device=device)
-        return self.generate_conditional(numerical, codes, generator)
+        return self.generate_conditional(numerical, codes, generator, tables=tables,
+                                         _free=True)
 
     @torch.no_grad()
-    def generate_conditional(self, numerical, codes, generator):
+    def generate_conditional(self, numerical, codes, generator, tables=None, _free=False):
         """Draw the free variables of each row from their exact conditional given the rest.
 
         ``numerical`` NaN and ``codes`` ``FREE`` are free; ``codes`` ``NOT_MISSING`` is drawn
-        among the non-missing levels. Given values are returned as they are.
+        among the non-missing levels. Given values are returned as they are. ``tables``:
+        :meth:`sampling_tables`, to reuse them over blocks.
         """
         device = self.top_logits.device
         n = numerical.shape[0] if self.n_numerical else codes.shape[0]
         V, L, K2 = self.n_variables, self.n_levels, self.k2
-        idx = self.evidence(numerical, codes)
+        if _free:  # everything free (``generate``): no evidence to read
+            idx = torch.full((n, V), L, dtype=torch.long, device=device)
+        else:
+            idx = self.evidence(numerical, codes)
         if n == 0 or V == 0:
-            return self._views(numerical, codes, idx, None, generator)
-        if (idx == L).all():  # nothing given: the prior, no likelihood to compute
-            post_top = self.log_weights()[1].expand(n, -1)
-            post_sub = None
+            return self._views(numerical, codes, idx, None, generator, None)
+        tables = self.sampling_tables() if tables is None else tables
+        if _free or (idx == L).all():  # nothing given: the prior, no likelihood to compute
+            top = _draw(tables["top"], generator, n=n)
+            sub_cdf = tables["sub"][top]  # (n, G, K2)
         else:
             post_top, post_sub = self.posterior(idx)
-        top = torch.multinomial(post_top.exp(), 1, replacement=True, generator=generator)[:, 0]
-        if post_sub is None:
-            sub_p = self.log_weights()[0].exp()[top]  # (n, G, K2)
-        else:
-            sub_p = post_sub.exp()[torch.arange(n, device=device), top]
-        G = sub_p.shape[1]
-        sub = torch.multinomial(sub_p.reshape(n * G, K2), 1, replacement=True,
-                                generator=generator).view(n, G)
-        group = self.group_of[top]  # (n, V)
-        component = top[:, None] * K2 + sub.gather(1, group)  # (n, V) in [0, K)
-        return self._views(numerical, codes, idx, component, generator)
+            top = _draw(_cdf(post_top.exp()), generator)
+            sub_cdf = _cdf(post_sub.exp()[torch.arange(n, device=device), top])
+        sub = _draw(sub_cdf, generator)  # (n, G)
+        component = top[:, None] * K2 + sub[:, self.group_of]  # (n, V) in [0, K)
+        return self._views(numerical, codes, idx, component, generator, tables, free=_free)
 
-    def _views(self, numerical, codes, idx, component, generator):
+    def _views(self, numerical, codes, idx, component, generator, tables, free=False):
         device = self.top_logits.device
         n = idx.shape[0]
         M, L, V = self.n_numerical, self.n_levels, self.n_variables
         if component is None:
             out_num = torch.nan_to_num(numerical.to(torch.float32), nan=0.5)
             return out_num, codes.to(torch.long).clamp_min(0)
-        probs = self.log_leaves().exp()  # (V, L, K)
-        table = probs.permute(0, 2, 1)  # (V, K, L)
-        restricted = table.masked_fill(self.missing[:, None, :], 0.0)
         flat = (torch.arange(V, device=device) * self.k1 * self.k2)[None, :] + component
-        want_restricted = idx == L + 1
-        rows = torch.where(want_restricted[..., None],
-                           restricted.reshape(-1, L)[flat], table.reshape(-1, L)[flat])
-        cdf = rows.cumsum(-1)
-        u = torch.rand(n, V, 1, generator=generator, device=device) * cdf[..., -1:]
-        level = (cdf < u).sum(-1).clamp_(max=L - 1)  # (n, V)
+        flat = flat.reshape(-1)
+        cdf = tables["leaves"].index_select(0, flat).view(n, V, L)
+        restricted = idx == L + 1
+        if not free and restricted.any():
+            other = tables["restricted"].index_select(0, flat).view(n, V, L)
+            cdf = torch.where(restricted[..., None], other, cdf)
+        level = _draw(cdf, generator)
         level = torch.minimum(level, (self.mask.sum(1) - 1)[None, :])
         out_num = torch.empty(n, M, device=device)
         if M:
             jitter = torch.rand(n, M, generator=generator, device=device)
-            drawn = (level[:, :M] + jitter) / self.n_bins
-            given = ~torch.isnan(numerical)
-            out_num = torch.where(given, numerical.to(torch.float32), drawn)
-        out_codes = codes.to(torch.long)
-        if self.n_discrete:
-            out_codes = torch.where(out_codes >= 0, out_codes, level[:, M:])
+            out_num = (level[:, :M] + jitter) / self.n_bins
+            if not free:
+                given = ~torch.isnan(numerical)
+                out_num = torch.where(given, numerical.to(torch.float32), out_num)
+        out_codes = level[:, M:]
+        if self.n_discrete and not free:
+            out_codes = torch.where(codes >= 0, codes.to(torch.long), out_codes)
         return out_num, out_codes
 
     @torch.no_grad()
@@ -392,8 +405,7 @@ class HierarchicalMixture(nn.Module):
         K = self.k1 * self.k2
         post_top, post_sub = self.posterior(idx)
         # p(k, j | e) for the group of each variable: (n, V, K)
-        per_var = post_sub.gather(
-            2, self.group_of[None, :, :, None].expand(n, -1, -1, self.k2))  # (n, K1, V, K2)
+        per_var = post_sub[:, :, self.group_of]  # (n, K1, V, K2)
         log_w = (post_top[:, :, None, None] + per_var).permute(0, 2, 1, 3).reshape(n, V, K)
         # take each variable's own evidence out: p(c | e) / p_c(e_v)
         log_leaves = self.log_leaves()
@@ -414,3 +426,19 @@ class HierarchicalMixture(nn.Module):
         restrict = (idx == L + 1)[..., None] & self.missing[None]
         out = out.masked_fill(restrict, 0.0)
         return out / out.sum(-1, keepdim=True).clamp_min(1e-30)
+
+
+def _cdf(probs):
+    """Cumulative sums over the last axis (unnormalised: :func:`_draw` scales by the total)."""
+    return probs.cumsum(-1)
+
+
+def _draw(cdf, generator, n=None):
+    """One index per row of ``cdf`` (``(..., K)`` cumulative weights) by inverse CDF; with
+    ``n``, ``n`` indices from the one row ``cdf`` ``(K,)``."""
+    if n is not None:
+        u = torch.rand(n, generator=generator, device=cdf.device) * cdf[-1]
+        return torch.searchsorted(cdf, u, right=True).clamp_(max=cdf.shape[-1] - 1)
+    u = torch.rand((*cdf.shape[:-1], 1), generator=generator, device=cdf.device)
+    index = torch.searchsorted(cdf, u * cdf[..., -1:], right=True)[..., 0]
+    return index.clamp_(max=cdf.shape[-1] - 1)
