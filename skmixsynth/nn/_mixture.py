@@ -65,6 +65,9 @@ class HierarchicalMixture(nn.Module):
     missing_levels : sequence of int, default=None
         For each discrete span, the level that stands for a missing value (``-1`` for none):
         what "not missing" evidence leaves out. ``None``: no span has one.
+    weight_floor : float in [0, 1), default=0.0
+        Every set of component weights is ``(1 - weight_floor) * softmax(logits) +
+        weight_floor / size``: no component's weight falls below ``weight_floor / size``.
 
     Attributes
     ----------
@@ -96,7 +99,7 @@ class HierarchicalMixture(nn.Module):
     """
 
     def __init__(self, layout, *, n_components, n_subcomponents, n_groups, n_bins,
-                 missing_levels=None):
+                 missing_levels=None, weight_floor=0.0):
         super().__init__()
         self.n_numerical = layout.n_numerical
         cards = list(layout.cardinalities)
@@ -106,6 +109,7 @@ class HierarchicalMixture(nn.Module):
         sizes = [self.n_bins] * self.n_numerical + cards
         self.n_levels = max(sizes, default=1)
         self.k1, self.k2 = int(n_components), int(n_subcomponents)
+        self.weight_floor = float(weight_floor)
         # columns (not variables) are grouped: a numerical scalar and its state span together
         names = [s.column for s in layout.numerical_spans] + [s.column
                                                                for s in layout.discrete_spans]
@@ -159,7 +163,8 @@ class HierarchicalMixture(nn.Module):
 
     def log_weights(self):
         """Log weights of the sub-components ``(K1, G, K2)`` and top components ``(K1,)``."""
-        return torch.log_softmax(self.sub_logits, -1), torch.log_softmax(self.top_logits, -1)
+        return _floored(self.sub_logits, self.weight_floor), _floored(self.top_logits,
+                                                                      self.weight_floor)
 
     @torch.no_grad()
     def set_log_parameters(self, log_leaves, log_sub, log_top):
@@ -426,6 +431,16 @@ class HierarchicalMixture(nn.Module):
         restrict = (idx == L + 1)[..., None] & self.missing[None]
         out = out.masked_fill(restrict, 0.0)
         return out / out.sum(-1, keepdim=True).clamp_min(1e-30)
+
+
+def _floored(logits, floor):
+    """``log((1 - floor) * softmax(logits) + floor / size)`` over the last axis."""
+    log_w = torch.log_softmax(logits, -1)
+    if floor <= 0:
+        return log_w
+    size = logits.shape[-1]
+    return torch.logaddexp(log_w + math.log1p(-floor),
+                           torch.full_like(log_w, math.log(floor / size)))
 
 
 def _cdf(probs):
