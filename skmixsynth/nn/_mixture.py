@@ -394,7 +394,9 @@ class HierarchicalMixture(nn.Module):
                 out_num = torch.where(given, numerical.to(torch.float32), out_num)
         out_codes = level[:, M:]
         if self.n_discrete and not free:
-            out_codes = torch.where(codes >= 0, codes.to(torch.long), out_codes)
+            # observed levels, and the "present" state a given scalar implies
+            given = idx[:, M:]
+            out_codes = torch.where(given < L, given, out_codes)
         return out_num, out_codes
 
     @torch.no_grad()
