@@ -56,7 +56,7 @@ class MixtureSynthesizer(BaseSynthesizer):
 
     Parameters
     ----------
-    n_components : int, default=400
+    n_components : int, default=1000
         Top components ``K1``.
     n_subcomponents : int, default=1
         Sub-components ``K2`` of each group of columns of each top component.
@@ -67,15 +67,18 @@ class MixtureSynthesizer(BaseSynthesizer):
     n_bins : int, default=64
         Histogram bins of each numerical column's (0, 1) scale.
     smoothing : float, default=1.0
-        Pseudo-rows of the column's marginal added to every leaf at each M-step (a Dirichlet
-        prior centred on the marginal).
+        Pseudo-rows of the column's marginal added to every leaf (a Dirichlet prior centred
+        on the marginal: the M-step's pseudo-counts with EM, a log-prior term with Adam).
+        The privacy lever: on mushroom 0.1 copies 54 % of the training rows (DCR ratio 0.0)
+        and 1.0 copies 32 % (DCR ratio 1.0), at a cost in fidelity (adult detection 0.69 at
+        0.1, 0.65 at 1.0; see ``docs/mixture.md``).
     weight_floor : float, default=0.01
         Component weights are mixed with the uniform weights in this proportion.
     solver : {"adam", "em"}, default="adam"
         Adam on the exact log-likelihood (plus the smoothing prior), or stepwise EM on
         sufficient statistics. Adam reached a better held-out likelihood on adult in about
         the same time (``docs/mixture.md``).
-    learning_rate : float, default=0.05
+    learning_rate : float, default=0.1
         ``"adam"``: Adam's learning rate; ``"em"``: the step size exponent ``kappa`` of
         stepwise EM (step ``(t + 2) ** -kappa`` at step ``t``; use a value in (0.5, 1], such
         as 0.7).
@@ -83,9 +86,9 @@ class MixtureSynthesizer(BaseSynthesizer):
         Share of the training rows held out for early stopping (none below 20 rows).
     patience : int, default=3
         Epochs without a better validation log-likelihood before training stops.
-    epochs : int, default=30
-        Most passes over the data.
-    batch_size : int, default=1024
+    epochs : int, default=100
+        Most passes over the data (early stopping usually ends training far sooner).
+    batch_size : int, default=4096
     numerical_encoding : {"quantile", "minmax"}, default="quantile"
         See :class:`~skmixsynth.MixedTypeEncoder`. The bins are equal-mass under the
         quantile encoding.
@@ -156,18 +159,18 @@ class MixtureSynthesizer(BaseSynthesizer):
     def __init__(
         self,
         *,
-        n_components=400,
+        n_components=1000,
         n_subcomponents=1,
         n_groups=1,
         n_bins=64,
         smoothing=1.0,
         weight_floor=0.01,
         solver="adam",
-        learning_rate=0.05,
+        learning_rate=0.1,
         validation_fraction=0.1,
         patience=3,
-        epochs=30,
-        batch_size=1024,
+        epochs=100,
+        batch_size=4096,
         numerical_encoding="quantile",
         point_masses=0.1,
         max_categories=None,
