@@ -66,6 +66,12 @@ class MixtureSynthesizer(BaseSynthesizer):
         beat the two-level structures tried at the same cost (``docs/mixture.md``).
     n_bins : int, default=64
         Histogram bins of each numerical column's (0, 1) scale.
+    discrete_values : bool, default=True
+        A numerical column that takes at most 512 distinct values (ages, hours, counts) is
+        modelled on those values: at most ``n_bins`` cells of consecutive values, and a value
+        within its cell by its training frequency (values held by fewer than ``min_count``
+        rows are not kept). Its samples are exactly its values, and ``score_samples`` counts
+        it by probability instead of density. ``False``: equal-width bins for every column.
     smoothing : float, default=1.0
         Pseudo-rows of the column's marginal added to every leaf (a Dirichlet prior centred
         on the marginal: the M-step's pseudo-counts with EM, a log-prior term with Adam).
@@ -147,6 +153,7 @@ class MixtureSynthesizer(BaseSynthesizer):
         "n_subcomponents": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_groups": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_bins": [Interval(numbers.Integral, 1, None, closed="left")],
+        "discrete_values": ["boolean"],
         "smoothing": [Interval(numbers.Real, 0, None, closed="left")],
         "weight_floor": [Interval(numbers.Real, 0, 1, closed="left")],
         "solver": [StrOptions({"adam", "em"})],
@@ -163,6 +170,7 @@ class MixtureSynthesizer(BaseSynthesizer):
         n_subcomponents=1,
         n_groups=1,
         n_bins=64,
+        discrete_values=True,
         smoothing=1.0,
         weight_floor=0.01,
         solver="adam",
@@ -187,6 +195,7 @@ class MixtureSynthesizer(BaseSynthesizer):
         self.n_subcomponents = n_subcomponents
         self.n_groups = n_groups
         self.n_bins = n_bins
+        self.discrete_values = discrete_values
         self.smoothing = smoothing
         self.weight_floor = weight_floor
         self.solver = solver
@@ -228,6 +237,10 @@ class MixtureSynthesizer(BaseSynthesizer):
         val, train = order[:n_val], order[n_val:]
         self._val = None
         self._train_rows = len(train)
+        if self.discrete_values:
+            self.modules_["mixture"].set_points(
+                torch.as_tensor(numerical[train]), torch.as_tensor(codes[train]),
+                min_count=self.min_count or 1)
         self._marginal = _level_shares(self.modules_["mixture"], numerical[train],
                                        codes[train], self.device_)
         if n_val:
@@ -576,7 +589,7 @@ def _modes(net, numerical, codes):
     M = net.n_numerical
     out_num = numerical.clone()
     if M:
-        centre = (level[:, :M].to(torch.float32) + 0.5) / net.n_bins
+        centre = net.cell_value.gather(1, level[:, :M].T).T
         out_num = torch.where(torch.isnan(numerical), centre, numerical)
     out_codes = codes.clone()
     if net.n_discrete:

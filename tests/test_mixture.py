@@ -147,6 +147,15 @@ def test_sample_keeps_columns_dtypes_and_categories(mixed, mixed_fitted):
     assert mixed_fitted.sample(0).shape == (0, mixed.shape[1])
 
 
+def test_integer_columns_are_sampled_on_their_frequent_values(mixed, mixed_fitted):
+    fake = mixed_fitted.sample(2000, random_state=0)
+    counts = mixed["age"].value_counts()
+    assert set(fake["age"]) <= set(counts.index[counts >= 5])
+    plain = tiny(min_count=5, discrete_values=False).fit(mixed)
+    assert int(plain.modules_["mixture"].n_points.sum()) == 0
+    assert np.isfinite(plain.score_samples(mixed)).all()
+
+
 def test_numerical_conditions_and_impute_on_a_mixed_table(mixed, mixed_fitted):
     fake = mixed_fitted.sample(50, conditions={"age": 40, "plan": "basic"}, random_state=0)
     assert (fake["age"] == 40).all() and (fake["plan"] == "basic").all()

@@ -39,12 +39,14 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["FREE", "NOT_MISSING", "HierarchicalMixture"]
+__all__ = ["FREE", "MAX_POINTS", "NOT_MISSING", "HierarchicalMixture"]
 
 #: code of a free (marginalised) discrete variable in the inputs
 FREE = -1
 #: code of a discrete variable known only not to be missing (imputation of a missing cell)
 NOT_MISSING = -2
+#: a numerical scalar with at most this many distinct values is discrete-valued
+MAX_POINTS = 512
 
 
 class HierarchicalMixture(nn.Module):
@@ -154,6 +156,20 @@ class HierarchicalMixture(nn.Module):
         self.top_logits = nn.Parameter(torch.zeros(self.k1))
         # set when early stopping picked an epoch (documentation of the fit; 0 = none)
         self.register_buffer("best_epoch", torch.zeros((), dtype=torch.long))
+        # Discrete-valued scalars (``set_points``): the values a column takes on its scale,
+        # grouped into at most ``n_bins`` cells. ``n_points[m] == 0``: equal-width bins.
+        P = MAX_POINTS
+        self.register_buffer("n_points", torch.zeros(self.n_numerical, dtype=torch.long))
+        self.register_buffer("points", torch.zeros(self.n_numerical, P))
+        self.register_buffer("mids", torch.full((self.n_numerical, P - 1), float("inf")))
+        self.register_buffer("cell_of_point", torch.zeros(self.n_numerical, P,
+                                                          dtype=torch.long))
+        self.register_buffer("log_point_weight", torch.zeros(self.n_numerical, P))
+        self.register_buffer("cum_weight", torch.ones(self.n_numerical, P))
+        self.register_buffer("cell_bounds", torch.zeros(self.n_numerical, L, 2))
+        self.register_buffer("cell_value", torch.zeros(self.n_numerical, L))
+        self.cell_value.copy_(((torch.arange(L) + 0.5) / self.n_bins).expand(
+            self.n_numerical, L))
 
     # ------------------------------------------------------------ parameters
     def log_leaves(self):
@@ -196,6 +212,76 @@ class HierarchicalMixture(nn.Module):
                             marginal[:, :, None].expand_as(rows))
         self.leaf_logits.copy_(torch.log(probs.clamp_min(1e-12)))
 
+    @torch.no_grad()
+    def set_points(self, numerical, codes, *, min_count=1):
+        """Make the scalars that take few distinct values discrete-valued.
+
+        A numerical scalar whose present training values take at most ``MAX_POINTS``
+        distinct values on the (0, 1) scale (integer columns: ages, hours, counts) gets
+        those values as its points: values seen fewer than ``min_count`` times are dropped
+        (their rows count at the nearest kept value), the points are cut into at most
+        ``n_bins`` cells of about equal mass, the leaf is over cells, and inside a cell a
+        point is drawn with its training frequency. The likelihood of such a scalar is a
+        probability (``p(cell) * p(point | cell)``), not a density, and samples hold exactly
+        the points (equal-width bins with a uniform density would spread an integer's mass
+        over its neighbours).
+        """
+        B = self.n_bins
+        idx_state = None
+        if self.n_discrete:
+            idx_state = codes[:, self.state_of.clamp_min(0)]
+        for m in range(self.n_numerical):  # set-up only, once per fit
+            present = ~torch.isnan(numerical[:, m])
+            if idx_state is not None and self.state_of[m] >= 0:
+                present &= idx_state[:, m] == 0
+            values, counts = torch.unique(numerical[present, m].float(), return_counts=True)
+            if values.numel() == 0 or values.numel() > MAX_POINTS:
+                continue
+            keep = counts >= min_count
+            if not keep.any():
+                keep = counts == counts.max()
+            values, counts = values[keep], counts[keep].double()
+            P = values.numel()
+            before = torch.cumsum(counts, 0) - counts
+            cell = torch.floor(before / counts.sum() * B).long().clamp(max=B - 1)
+            cell = torch.unique(cell, return_inverse=True)[1]  # consecutive cells
+            n_cells = int(cell.max()) + 1
+            cell_total = torch.zeros(n_cells, dtype=torch.float64).index_add_(0, cell, counts)
+            self.n_points[m] = P
+            self.points[m].zero_()
+            self.points[m, :P] = values
+            self.mids[m].fill_(float("inf"))
+            self.mids[m, :P - 1] = (values[1:] + values[:-1]) / 2
+            self.cell_of_point[m].zero_()
+            self.cell_of_point[m, :P] = cell
+            self.log_point_weight[m].zero_()
+            self.log_point_weight[m, :P] = torch.log(counts / cell_total[cell]).float()
+            cum = torch.cumsum(counts, 0) / counts.sum()
+            self.cum_weight[m].fill_(1.0)
+            self.cum_weight[m, :P] = cum.float()
+            hi = torch.zeros(n_cells, dtype=torch.float64).scatter_reduce_(
+                0, cell, cum, reduce="amax", include_self=False)
+            lo = torch.cat([hi.new_zeros(1), hi[:-1]])
+            self.cell_bounds[m].zero_()
+            self.cell_bounds[m, :n_cells, 0] = lo.float()
+            self.cell_bounds[m, :n_cells, 1] = hi.float()
+            # the mode of a cell: its most frequent point
+            best = torch.full((n_cells,), -1.0, dtype=torch.float64)
+            best = best.scatter_reduce(0, cell, counts, reduce="amax")
+            first = torch.full((n_cells,), P, dtype=torch.long)
+            is_best = counts == best[cell]
+            first = first.scatter_reduce(0, cell[is_best], torch.arange(P)[is_best],
+                                         reduce="amin")
+            self.cell_value[m].zero_()
+            self.cell_value[m, :n_cells] = values[first]
+            self.mask[m].zero_()
+            self.mask[m, :n_cells] = True
+
+    def _point_index(self, u):
+        """Nearest point of each discrete-valued scalar: ``(n, M)`` (0 for the others)."""
+        idx = torch.searchsorted(self.mids, u.T.contiguous().clamp(0.0, 1.0))
+        return idx.T.clamp_(max=self.points.shape[1] - 1)
+
     # ------------------------------------------------------------ evidence
     def evidence(self, numerical, codes):
         """Index of each variable's leaf entry: ``(n, V)`` int64 in ``[0, L + 2)``.
@@ -227,8 +313,12 @@ class HierarchicalMixture(nn.Module):
                 st = disc[:, self.state_of.clamp_min(0)]
                 off = (self.state_of >= 0)[None, :] & (st != 0) & (st != L)
                 free = free | off
-            bins = (torch.nan_to_num(u, nan=0.0).clamp(0.0, 1.0) * self.n_bins).long()
-            bins = bins.clamp_(max=self.n_bins - 1)
+            u = torch.nan_to_num(u, nan=0.0).clamp(0.0, 1.0)
+            bins = (u * self.n_bins).long().clamp_(max=self.n_bins - 1)
+            discrete = self.n_points > 0
+            if discrete.any():
+                cells = self.cell_of_point.gather(1, self._point_index(u).T).T
+                bins = torch.where(discrete[None, :], cells, bins)
             parts.append(torch.where(free, L, bins))
         if self.n_discrete:
             parts.append(disc)
@@ -264,12 +354,20 @@ class HierarchicalMixture(nn.Module):
         per_top = torch.logsumexp(groups, -1).sum(-1) + log_top
         return torch.logsumexp(per_top, -1)
 
-    def _log_density_offset(self, idx):
-        """``log(n_bins)`` per observed numerical scalar: bin probability -> density."""
+    def _log_density_offset(self, idx, numerical):
+        """Per observed numerical scalar: ``log(n_bins)`` (bin probability -> density on the
+        (0, 1) scale), or for a discrete-valued one ``log p(point | cell)``."""
         if not self.n_numerical:
             return idx.new_zeros(idx.shape[0], dtype=torch.float32)
-        observed = (idx[:, : self.n_numerical] < self.n_levels).sum(1)
-        return observed.to(torch.float32) * math.log(self.n_bins)
+        observed = idx[:, : self.n_numerical] < self.n_levels
+        offset = torch.full(observed.shape, math.log(self.n_bins), device=idx.device)
+        discrete = self.n_points > 0
+        if discrete.any():
+            u = torch.nan_to_num(numerical.to(torch.float32), nan=0.0)
+            point = self._point_index(u)
+            weight = self.log_point_weight.gather(1, point.T).T
+            offset = torch.where(discrete[None, :], weight, offset)
+        return (offset * observed).sum(1)
 
     def log_prob(self, numerical, codes):
         """Exact log-likelihood of each row given its evidence, ``(n,)``.
@@ -280,7 +378,7 @@ class HierarchicalMixture(nn.Module):
         idx = self.evidence(numerical, codes)
         log_sub, log_top = self.log_weights()
         ll = self._log_prob_idx(idx, self.log_leaves(), log_sub, log_top)
-        return ll + self._log_density_offset(idx)
+        return ll + self._log_density_offset(idx, numerical)
 
     # ------------------------------------------------------------ EM
     def expected_counts(self, numerical, codes):
@@ -301,7 +399,7 @@ class HierarchicalMixture(nn.Module):
             ll = self._log_prob_idx(idx, log_leaves, log_sub, log_top).sum()
             grads = torch.autograd.grad(ll, (log_leaves, log_sub, log_top))
         leaves = torch.nan_to_num(grads[0], nan=0.0).masked_fill(~self.mask[:, :, None], 0.0)
-        offset = self._log_density_offset(idx).sum()
+        offset = self._log_density_offset(idx, numerical).sum()
         return (ll.detach() + offset), leaves, grads[1], grads[2]
 
     # ------------------------------------------------------------ sampling
@@ -389,6 +487,10 @@ class HierarchicalMixture(nn.Module):
         if M:
             jitter = torch.rand(n, M, generator=generator, device=device)
             out_num = (level[:, :M] + jitter) / self.n_bins
+            discrete = self.n_points > 0
+            if discrete.any():
+                out_num = torch.where(discrete[None, :],
+                                      self._draw_points(level[:, :M], jitter), out_num)
             if not free:
                 given = ~torch.isnan(numerical)
                 out_num = torch.where(given, numerical.to(torch.float32), out_num)
@@ -398,6 +500,15 @@ class HierarchicalMixture(nn.Module):
             given = idx[:, M:]
             out_codes = torch.where(given < L, given, out_codes)
         return out_num, out_codes
+
+    def _draw_points(self, cells, jitter):
+        """A point of each discrete-valued scalar's cell, by its training frequency."""
+        bounds = self.cell_bounds.gather(
+            1, cells.T[:, :, None].expand(-1, -1, 2))  # (M, n, 2)
+        target = bounds[..., 0] + jitter.T * (bounds[..., 1] - bounds[..., 0])
+        point = torch.searchsorted(self.cum_weight, target.contiguous(), right=True)
+        point = torch.minimum(point, (self.n_points - 1).clamp_min(0)[:, None])
+        return self.points.gather(1, point).T
 
     @torch.no_grad()
     def conditional_marginals(self, numerical, codes):

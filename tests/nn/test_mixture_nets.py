@@ -186,7 +186,7 @@ def test_density_offset_is_log_bins_per_observed_scalar():
     num = torch.tensor([[0.1], [float("nan")]])
     codes = torch.tensor([[0, 0], [0, 1]])
     idx = net.evidence(num, codes)
-    assert net._log_density_offset(idx).tolist() == pytest.approx([math.log(B), 0.0])
+    assert net._log_density_offset(idx, num).tolist() == pytest.approx([math.log(B), 0.0])
 
 
 def test_a_build_is_seeded_and_leaves_the_global_generator_alone():
@@ -198,3 +198,43 @@ def test_a_build_is_seeded_and_leaves_the_global_generator_alone():
     assert torch.equal(torch.random.get_rng_state(), before)
     for (k, v), (_, w) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
         assert torch.equal(v, w), k
+
+
+def test_discrete_valued_scalars_sum_to_one_and_sample_their_points():
+    net = random_net(4)
+    values = torch.tensor([0.1, 0.2, 0.2, 0.35, 0.5, 0.5, 0.5, 0.9, 0.9, 0.97])
+    num = torch.cat([values, torch.full((4,), float("nan"))])[:, None]
+    codes = torch.cat([torch.zeros(10, 2, dtype=torch.long),
+                       torch.tensor([[0, 1], [1, 1], [2, 2], [0, 2]])])
+    net.set_points(num, codes, min_count=1)
+    points = [0.1, 0.2, 0.35, 0.5, 0.9, 0.97]
+    assert int(net.n_points[0]) == len(points) and int(net.mask[0].sum()) <= B
+    total = 0.0
+    with torch.no_grad():
+        for c, s in itertools.product(range(3), range(3)):
+            if s == 0:
+                x = torch.tensor(points)[:, None]
+                row = torch.tensor([[c, 0]]).repeat(len(points), 1)
+                total += float(net.log_prob(x, row).exp().sum())
+            else:
+                total += float(net.log_prob(torch.full((1, 1), float("nan")),
+                                            torch.tensor([[c, s]])).exp())
+    assert total == pytest.approx(1.0, abs=1e-5)
+    # a value between points counts at the nearest one
+    with torch.no_grad():
+        assert float(net.log_prob(torch.tensor([[0.33]]), torch.tensor([[0, 0]]))) == \
+            pytest.approx(float(net.log_prob(torch.tensor([[0.35]]), torch.tensor([[0, 0]]))))
+    sn, sc = net.generate(5000, seeded_generator(0, CPU))
+    present = sc[:, 1] == 0
+    got = set(sn[present, 0].tolist())
+    assert got <= {float(torch.tensor(p)) for p in points} and len(got) == len(points)
+
+
+def test_rare_points_are_dropped():
+    net = random_net(5)
+    num = torch.tensor([[0.1]] * 5 + [[0.4]] * 1 + [[0.8]] * 5)
+    net.set_points(num, torch.zeros(11, 2, dtype=torch.long), min_count=5)
+    assert int(net.n_points[0]) == 2
+    sn, sc = net.generate(2000, seeded_generator(0, CPU))
+    assert set(sn[sc[:, 1] == 0, 0].tolist()) <= {float(torch.tensor(0.1)),
+                                                  float(torch.tensor(0.8))}
