@@ -1,0 +1,572 @@
+"""A hierarchical mixture (a small probabilistic circuit) over the per-column views.
+
+Pure torch: no pandas, no scikit-learn. The model reads the encoder's
+:class:`~skmixsynth.Layout` and works on its per-column views (one scalar in [0, 1] per
+numerical column, one level index per discrete span).
+
+Variables and leaves
+    The model has one *variable* per numerical scalar and one per discrete span (categorical
+    columns, and the state spans of numerical columns: ``present``, ``missing``, point
+    masses). Every variable has a categorical leaf per sub-component: a discrete span over its
+    levels, a numerical scalar over ``n_bins`` equal-width bins of its (0, 1) scale with a
+    uniform density inside a bin (the quantile encoding makes the bins of equal mass under
+    the marginal, so the bins are fine where the data are dense). The density of a scalar
+    ``u`` in bin ``b`` is ``n_bins * p(b)``: exact, no approximation besides the histogram
+    itself. A numerical scalar counts only when its column's state is ``present``: the rows of
+    a missing value or a point mass marginalise it (its leaf integrates to one).
+
+Structure (two sum layers)
+    ``p(x) = sum_k w_k prod_g sum_j v_kgj prod_{c in group g} leaf_kjc(x_c)``: ``K1 =
+    n_components`` top components; the columns are cut into ``n_groups`` groups (a random
+    partition, fixed at build), and in each top component each group is a mixture of
+    ``K2 = n_subcomponents`` products of leaves. With ``n_groups=1`` and
+    ``n_subcomponents=1`` it is a plain latent-class model. The leaves of all variables and
+    sub-components are one tensor ``(V, L, K1 * K2)``; a batch's group log-likelihoods are
+    one ``embedding_bag`` over it (a gather and a sum without the ``(n, V, K)`` tensor), the
+    sums over components ``logsumexp``: no Python loop over columns or components.
+
+Evidence
+    Every variable of a row is either a level (observed), free (marginalised: its leaf counts
+    as one), or "not missing" (the sum of its leaf over its non-missing levels: what
+    imputation conditions a missing cell on). The log-likelihood, the posterior over
+    components and the conditional samples are exact for any such evidence.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+__all__ = ["FREE", "MAX_POINTS", "NOT_MISSING", "HierarchicalMixture"]
+
+#: code of a free (marginalised) discrete variable in the inputs
+FREE = -1
+#: code of a discrete variable known only not to be missing (imputation of a missing cell)
+NOT_MISSING = -2
+#: a numerical scalar with at most this many distinct values is discrete-valued
+MAX_POINTS = 512
+
+
+class HierarchicalMixture(nn.Module):
+    """Two-level mixture of products of categorical / binned leaves over a layout.
+
+    Parameters
+    ----------
+    layout : skmixsynth.Layout
+        The encoder's layout: variables are its numerical scalars, then its discrete spans.
+    n_components : int
+        Top components ``K1``.
+    n_subcomponents : int
+        Sub-components ``K2`` of every group of every top component.
+    n_groups : int
+        Groups of columns in each top component (capped by the number of columns).
+    n_bins : int
+        Bins of each numerical scalar's (0, 1) scale.
+    missing_levels : sequence of int, default=None
+        For each discrete span, the level that stands for a missing value (``-1`` for none):
+        what "not missing" evidence leaves out. ``None``: no span has one.
+    weight_floor : float in [0, 1), default=0.0
+        Every set of component weights is ``(1 - weight_floor) * softmax(logits) +
+        weight_floor / size``: no component's weight falls below ``weight_floor / size``.
+
+    Attributes
+    ----------
+    leaf_logits : Parameter of shape (V, L, K1 * K2)
+        Unnormalised log-probabilities of the leaves (padded levels masked).
+    sub_logits : Parameter of shape (K1, G, K2)
+    top_logits : Parameter of shape (K1,)
+    group_of : buffer of shape (V,)
+        Group of each variable (its column's group).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmixsynth import Layout, Span
+    >>> from skmixsynth.nn import seeded_generator
+    >>> from skmixsynth.nn._mixture import HierarchicalMixture
+    >>> lay = Layout((Span("x", "numerical", 0, 1, "sigmoid"),
+    ...               Span("c", "categorical", 1, 3, "softmax")))
+    >>> torch.manual_seed(0) is not None
+    True
+    >>> model = HierarchicalMixture(lay, n_components=2, n_subcomponents=2, n_groups=2,
+    ...                             n_bins=4)
+    >>> num, codes = torch.tensor([[0.3], [0.9]]), torch.tensor([[0], [1]])
+    >>> model.log_prob(num, codes).shape
+    torch.Size([2])
+    >>> num, codes = model.generate(3, seeded_generator(0, torch.device("cpu")))
+    >>> num.shape, codes.shape
+    (torch.Size([3, 1]), torch.Size([3, 1]))
+    """
+
+    def __init__(self, layout, *, n_components, n_subcomponents, n_groups, n_bins,
+                 missing_levels=None, weight_floor=0.0):
+        super().__init__()
+        self.n_numerical = layout.n_numerical
+        cards = list(layout.cardinalities)
+        self.n_discrete = len(cards)
+        self.n_bins = int(n_bins)
+        self.n_variables = self.n_numerical + self.n_discrete
+        sizes = [self.n_bins] * self.n_numerical + cards
+        self.n_levels = max(sizes, default=1)
+        self.k1, self.k2 = int(n_components), int(n_subcomponents)
+        self.weight_floor = float(weight_floor)
+        # columns (not variables) are grouped: a numerical scalar and its state span together
+        names = [s.column for s in layout.numerical_spans] + [s.column
+                                                               for s in layout.discrete_spans]
+        columns = list(dict.fromkeys(names))
+        column_of = torch.tensor([columns.index(c) for c in names], dtype=torch.long)
+        self.n_groups = max(1, min(int(n_groups), len(columns)))
+        V, L, G = self.n_variables, self.n_levels, self.n_groups
+        K = self.k1 * self.k2
+
+        mask = torch.zeros(V, L, dtype=torch.bool)
+        for v, size in enumerate(sizes):
+            mask[v, :size] = True
+        self.register_buffer("mask", mask)
+        missing = torch.zeros(V, L, dtype=torch.bool)
+        for j, level in enumerate(missing_levels or ()):
+            if level is not None and level >= 0:
+                missing[self.n_numerical + j, int(level)] = True
+        self.register_buffer("missing", missing)
+        # the state span of each numerical scalar (index among discrete spans, or -1)
+        state_of = torch.full((self.n_numerical,), -1, dtype=torch.long)
+        for i, s in enumerate(layout.numerical_spans):
+            for j, d in enumerate(layout.discrete_spans):
+                if d.column == s.column:
+                    state_of[i] = j
+        self.register_buffer("state_of", state_of)
+
+        # A random partition of the columns into groups (torch's global generator: the
+        # template builds modules inside a seeded fork of it). Variables are gathered group
+        # by group, so that one ``embedding_bag`` sums each group's leaves.
+        group_of_column = (torch.randperm(len(columns)) % G if columns
+                           else torch.zeros(0, dtype=torch.long))
+        group_of = group_of_column[column_of]  # (V,)
+        self.register_buffer("group_of", group_of)
+        order = torch.argsort(group_of, stable=True)
+        self.register_buffer("order", order)
+        self.register_buffer("group_sizes", torch.bincount(group_of, minlength=G))
+
+        # Leaves start near uniform with a little noise so that components differ; the
+        # data-driven start is ``init_from_data``.
+        self.leaf_logits = nn.Parameter(0.5 * torch.randn(V, L, K))
+        self.sub_logits = nn.Parameter(torch.zeros(self.k1, G, self.k2))
+        self.top_logits = nn.Parameter(torch.zeros(self.k1))
+        # set when early stopping picked an epoch (documentation of the fit; 0 = none)
+        self.register_buffer("best_epoch", torch.zeros((), dtype=torch.long))
+        # Discrete-valued scalars (``set_points``): the values a column takes on its scale,
+        # grouped into at most ``n_bins`` cells. ``n_points[m] == 0``: equal-width bins.
+        P = MAX_POINTS
+        self.register_buffer("n_points", torch.zeros(self.n_numerical, dtype=torch.long))
+        self.register_buffer("points", torch.zeros(self.n_numerical, P))
+        self.register_buffer("mids", torch.full((self.n_numerical, P - 1), float("inf")))
+        self.register_buffer("cell_of_point", torch.zeros(self.n_numerical, P,
+                                                          dtype=torch.long))
+        self.register_buffer("log_point_weight", torch.zeros(self.n_numerical, P))
+        self.register_buffer("cum_weight", torch.ones(self.n_numerical, P))
+        self.register_buffer("cell_bounds", torch.zeros(self.n_numerical, L, 2))
+        self.register_buffer("cell_value", torch.zeros(self.n_numerical, L))
+        self.cell_value.copy_(((torch.arange(L) + 0.5) / self.n_bins).expand(
+            self.n_numerical, L))
+
+    # ------------------------------------------------------------ parameters
+    def log_leaves(self):
+        """Normalised leaf log-probabilities ``(V, L, K)`` (``-inf`` at padded levels)."""
+        masked = self.leaf_logits.masked_fill(~self.mask[:, :, None], float("-inf"))
+        return torch.log_softmax(masked, dim=1)
+
+    def log_weights(self):
+        """Log weights of the sub-components ``(K1, G, K2)`` and top components ``(K1,)``."""
+        return _floored(self.sub_logits, self.weight_floor), _floored(self.top_logits,
+                                                                      self.weight_floor)
+
+    @torch.no_grad()
+    def set_log_parameters(self, log_leaves, log_sub, log_top):
+        """Set the parameters from normalised log-probabilities (what EM computes)."""
+        self.leaf_logits.copy_(log_leaves.masked_fill(~self.mask[:, :, None], 0.0))
+        self.sub_logits.copy_(log_sub)
+        self.top_logits.copy_(log_top)
+
+    @torch.no_grad()
+    def init_from_data(self, numerical, codes, generator, *, smoothing=1.0):
+        """Start every sub-component from a few random rows (a k-means++-free seeding).
+
+        Each sub-component's leaves are the variable's marginal, moved towards one row drawn
+        from the batch (weight ``1 / (1 + smoothing)`` on the row), so components start
+        apart and on the data.
+        """
+        idx = self.evidence(numerical, codes)
+        n, V, L, K = idx.shape[0], self.n_variables, self.n_levels, self.k1 * self.k2
+        if n == 0 or V == 0:
+            return
+        onehot = torch.zeros(n, V, L + 2, device=idx.device)
+        onehot.scatter_(2, idx[:, :, None], 1.0)
+        counts = onehot[:, :, :L].sum(0) + self.mask.float() * 1e-3  # (V, L)
+        marginal = counts / counts.sum(1, keepdim=True)
+        pick = torch.randint(n, (K,), generator=generator, device=idx.device)
+        rows = onehot[pick, :, :L].permute(1, 2, 0)  # (V, L, K)
+        observed = rows.sum(1, keepdim=True) > 0
+        probs = torch.where(observed, (rows + smoothing * marginal[:, :, None]) / (1 + smoothing),
+                            marginal[:, :, None].expand_as(rows))
+        self.leaf_logits.copy_(torch.log(probs.clamp_min(1e-12)))
+
+    @torch.no_grad()
+    def set_points(self, numerical, codes, *, min_count=1):
+        """Make the scalars that take few distinct values discrete-valued.
+
+        A numerical scalar whose present training values take at most ``MAX_POINTS``
+        distinct values on the (0, 1) scale (integer columns: ages, hours, counts) gets
+        those values as its points: values seen fewer than ``min_count`` times are dropped
+        (their rows count at the nearest kept value), the points are cut into at most
+        ``n_bins`` cells of about equal mass, the leaf is over cells, and inside a cell a
+        point is drawn with its training frequency. The likelihood of such a scalar is a
+        probability (``p(cell) * p(point | cell)``), not a density, and samples hold exactly
+        the points (equal-width bins with a uniform density would spread an integer's mass
+        over its neighbours).
+        """
+        B = self.n_bins
+        idx_state = None
+        if self.n_discrete:
+            idx_state = codes[:, self.state_of.clamp_min(0)]
+        for m in range(self.n_numerical):  # set-up only, once per fit
+            present = ~torch.isnan(numerical[:, m])
+            if idx_state is not None and self.state_of[m] >= 0:
+                present &= idx_state[:, m] == 0
+            values, counts = torch.unique(numerical[present, m].float(), return_counts=True)
+            if values.numel() == 0 or values.numel() > MAX_POINTS:
+                continue
+            keep = counts >= min_count
+            if not keep.any():
+                keep = counts == counts.max()
+            values, counts = values[keep], counts[keep].double()
+            P = values.numel()
+            before = torch.cumsum(counts, 0) - counts
+            cell = torch.floor(before / counts.sum() * B).long().clamp(max=B - 1)
+            cell = torch.unique(cell, return_inverse=True)[1]  # consecutive cells
+            n_cells = int(cell.max()) + 1
+            cell_total = torch.zeros(n_cells, dtype=torch.float64).index_add_(0, cell, counts)
+            self.n_points[m] = P
+            self.points[m].zero_()
+            self.points[m, :P] = values
+            self.mids[m].fill_(float("inf"))
+            self.mids[m, :P - 1] = (values[1:] + values[:-1]) / 2
+            self.cell_of_point[m].zero_()
+            self.cell_of_point[m, :P] = cell
+            self.log_point_weight[m].zero_()
+            self.log_point_weight[m, :P] = torch.log(counts / cell_total[cell]).float()
+            cum = torch.cumsum(counts, 0) / counts.sum()
+            self.cum_weight[m].fill_(1.0)
+            self.cum_weight[m, :P] = cum.float()
+            hi = torch.zeros(n_cells, dtype=torch.float64).scatter_reduce_(
+                0, cell, cum, reduce="amax", include_self=False)
+            lo = torch.cat([hi.new_zeros(1), hi[:-1]])
+            self.cell_bounds[m].zero_()
+            self.cell_bounds[m, :n_cells, 0] = lo.float()
+            self.cell_bounds[m, :n_cells, 1] = hi.float()
+            # the mode of a cell: its most frequent point
+            best = torch.full((n_cells,), -1.0, dtype=torch.float64)
+            best = best.scatter_reduce(0, cell, counts, reduce="amax")
+            first = torch.full((n_cells,), P, dtype=torch.long)
+            is_best = counts == best[cell]
+            first = first.scatter_reduce(0, cell[is_best], torch.arange(P)[is_best],
+                                         reduce="amin")
+            self.cell_value[m].zero_()
+            self.cell_value[m, :n_cells] = values[first]
+            self.mask[m].zero_()
+            self.mask[m, :n_cells] = True
+
+    def _point_index(self, u):
+        """Nearest point of each discrete-valued scalar: ``(n, M)`` (0 for the others)."""
+        idx = torch.searchsorted(self.mids, u.T.contiguous().clamp(0.0, 1.0))
+        return idx.T.clamp_(max=self.points.shape[1] - 1)
+
+    # ------------------------------------------------------------ evidence
+    def evidence(self, numerical, codes):
+        """Index of each variable's leaf entry: ``(n, V)`` int64 in ``[0, L + 2)``.
+
+        ``numerical``: ``(n, M)`` in [0, 1], NaN where free; ``codes``: ``(n, D)``, a level,
+        ``FREE`` (-1) or ``NOT_MISSING`` (-2). A numerical scalar counts only when its state
+        span (if any) is ``present`` (level 0) or free; a given scalar with a free state
+        implies ``present``.
+        """
+        L = self.n_levels
+        n = numerical.shape[0] if self.n_numerical else codes.shape[0]
+        parts = []
+        if self.n_discrete:
+            disc = codes.to(torch.long)
+            if self.n_numerical:
+                given = ~torch.isnan(numerical)
+                has = self.state_of >= 0
+                st = disc[:, self.state_of.clamp_min(0)]
+                fill = given & has[None, :] & (st < 0)
+                if fill.any():
+                    disc = disc.clone()
+                    rows, cols = fill.nonzero(as_tuple=True)
+                    disc[rows, self.state_of[cols]] = 0
+            disc = torch.where(disc == NOT_MISSING, L + 1, torch.where(disc < 0, L, disc))
+        if self.n_numerical:
+            u = numerical.to(torch.float32)
+            free = torch.isnan(u)
+            if self.n_discrete:
+                st = disc[:, self.state_of.clamp_min(0)]
+                off = (self.state_of >= 0)[None, :] & (st != 0) & (st != L)
+                free = free | off
+            u = torch.nan_to_num(u, nan=0.0).clamp(0.0, 1.0)
+            bins = (u * self.n_bins).long().clamp_(max=self.n_bins - 1)
+            discrete = self.n_points > 0
+            if discrete.any():
+                cells = self.cell_of_point.gather(1, self._point_index(u).T).T
+                bins = torch.where(discrete[None, :], cells, bins)
+            parts.append(torch.where(free, L, bins))
+        if self.n_discrete:
+            parts.append(disc)
+        if not parts:
+            return torch.zeros(n, 0, dtype=torch.long)
+        return torch.cat(parts, dim=1)
+
+    def leaf_table(self, log_leaves):
+        """``(V * (L + 2), K)``: the leaves, a column of zeros (free) and the log-probability
+        of "not missing" (zero for a variable without a missing level)."""
+        V, L, K = log_leaves.shape
+        not_missing = torch.logsumexp(
+            log_leaves.masked_fill(self.missing[:, :, None], float("-inf")), dim=1)
+        table = torch.cat([log_leaves, log_leaves.new_zeros(V, 1, K), not_missing[:, None]], 1)
+        return table.reshape(V * (L + 2), K)
+
+    def _group_terms(self, idx, log_leaves, log_sub):
+        """Per-(row, top, group, sub) log-likelihoods, including the sub-component weights:
+        each group's leaves summed by one ``embedding_bag`` over the leaf table."""
+        n, V = idx.shape
+        L, G = self.n_levels, self.n_groups
+        table = self.leaf_table(log_leaves)
+        flat = (idx + torch.arange(V, device=idx.device) * (L + 2))[:, self.order]
+        starts = torch.cumsum(self.group_sizes, 0) - self.group_sizes
+        offsets = (torch.arange(n, device=idx.device)[:, None] * V + starts[None]).reshape(-1)
+        groups = nn.functional.embedding_bag(flat.reshape(-1), table, offsets, mode="sum")
+        return groups.view(n, G, self.k1, self.k2).permute(0, 2, 1, 3) + log_sub
+
+    def _log_prob_idx(self, idx, log_leaves, log_sub, log_top):
+        if idx.shape[1] == 0:
+            return idx.new_zeros(idx.shape[0], dtype=torch.float32)
+        groups = self._group_terms(idx, log_leaves, log_sub)
+        per_top = torch.logsumexp(groups, -1).sum(-1) + log_top
+        return torch.logsumexp(per_top, -1)
+
+    def _log_density_offset(self, idx, numerical):
+        """Per observed numerical scalar: ``log(n_bins)`` (bin probability -> density on the
+        (0, 1) scale), or for a discrete-valued one ``log p(point | cell)``."""
+        if not self.n_numerical:
+            return idx.new_zeros(idx.shape[0], dtype=torch.float32)
+        observed = idx[:, : self.n_numerical] < self.n_levels
+        offset = torch.full(observed.shape, math.log(self.n_bins), device=idx.device)
+        discrete = self.n_points > 0
+        if discrete.any():
+            u = torch.nan_to_num(numerical.to(torch.float32), nan=0.0)
+            point = self._point_index(u)
+            weight = self.log_point_weight.gather(1, point.T).T
+            offset = torch.where(discrete[None, :], weight, offset)
+        return (offset * observed).sum(1)
+
+    def log_prob(self, numerical, codes):
+        """Exact log-likelihood of each row given its evidence, ``(n,)``.
+
+        Discrete variables contribute probabilities, numerical scalars densities on their
+        (0, 1) scale; free variables are marginalised.
+        """
+        idx = self.evidence(numerical, codes)
+        log_sub, log_top = self.log_weights()
+        ll = self._log_prob_idx(idx, self.log_leaves(), log_sub, log_top)
+        return ll + self._log_density_offset(idx, numerical)
+
+    # ------------------------------------------------------------ EM
+    def expected_counts(self, numerical, codes):
+        """Log-likelihood sum of a batch and the expected counts of every parameter.
+
+        The counts are the gradients of the batch's log-likelihood with respect to the
+        log-parameters (the posterior "flows" of a circuit, exactly the E-step's sufficient
+        statistics): leaves ``(V, L, K)``, sub-weights ``(K1, G, K2)``, top weights ``(K1,)``.
+        """
+        idx = self.evidence(numerical, codes)
+        with torch.no_grad():
+            log_sub, log_top = self.log_weights()
+            log_leaves = self.log_leaves()
+        log_leaves = log_leaves.detach().requires_grad_(True)
+        log_sub = log_sub.detach().requires_grad_(True)
+        log_top = log_top.detach().requires_grad_(True)
+        with torch.enable_grad():
+            ll = self._log_prob_idx(idx, log_leaves, log_sub, log_top).sum()
+            grads = torch.autograd.grad(ll, (log_leaves, log_sub, log_top))
+        leaves = torch.nan_to_num(grads[0], nan=0.0).masked_fill(~self.mask[:, :, None], 0.0)
+        offset = self._log_density_offset(idx, numerical).sum()
+        return (ll.detach() + offset), leaves, grads[1], grads[2]
+
+    # ------------------------------------------------------------ sampling
+    @torch.no_grad()
+    def posterior(self, idx):
+        """Exact posterior of a row's components given its evidence.
+
+        Returns ``log p(k | e)`` ``(n, K1)`` and ``log p(j | k, g, e)`` ``(n, K1, G, K2)``.
+        """
+        log_sub, log_top = self.log_weights()
+        groups = self._group_terms(idx, self.log_leaves(), log_sub)
+        per_group = torch.logsumexp(groups, -1)
+        post_sub = groups - per_group[..., None]
+        post_top = torch.log_softmax(per_group.sum(-1) + log_top, -1)
+        return post_top, post_sub
+
+    @torch.no_grad()
+    def sampling_tables(self):
+        """The cumulative tables sampling reads, computed once per ``sample`` call: leaves
+        ``(V * K, L)`` (and without the missing levels), sub-weights ``(K1, G, K2)``, top
+        weights ``(K1,)``."""
+        probs = self.log_leaves().exp().permute(0, 2, 1)  # (V, K, L)
+        L = self.n_levels
+        restricted = probs.masked_fill(self.missing[:, None, :], 0.0)
+        log_sub, log_top = self.log_weights()
+        return {"leaves": _cdf(probs).reshape(-1, L),
+                "restricted": _cdf(restricted).reshape(-1, L),
+                "sub": _cdf(log_sub.exp()), "top": _cdf(log_top.exp())}
+
+    @torch.no_grad()
+    def generate(self, n, generator, tables=None):
+        """Draw ``n`` rows: ``(numerical (n, M) in [0, 1], codes (n, D) int64)``."""
+        device = self.top_logits.device
+        numerical = torch.full((n, self.n_numerical), float("nan"), device=device)
+        codes = torch.full((n, self.n_discrete), FREE, dtype=torch.long, device=device)
+        return self.generate_conditional(numerical, codes, generator, tables=tables,
+                                         _free=True)
+
+    @torch.no_grad()
+    def generate_conditional(self, numerical, codes, generator, tables=None, _free=False):
+        """Draw the free variables of each row from their exact conditional given the rest.
+
+        ``numerical`` NaN and ``codes`` ``FREE`` are free; ``codes`` ``NOT_MISSING`` is drawn
+        among the non-missing levels. Given values are returned as they are. ``tables``:
+        :meth:`sampling_tables`, to reuse them over blocks.
+        """
+        device = self.top_logits.device
+        n = numerical.shape[0] if self.n_numerical else codes.shape[0]
+        V, L, K2 = self.n_variables, self.n_levels, self.k2
+        if _free:  # everything free (``generate``): no evidence to read
+            idx = torch.full((n, V), L, dtype=torch.long, device=device)
+        else:
+            idx = self.evidence(numerical, codes)
+        if n == 0 or V == 0:
+            return self._views(numerical, codes, idx, None, generator, None)
+        tables = self.sampling_tables() if tables is None else tables
+        if _free or (idx == L).all():  # nothing given: the prior, no likelihood to compute
+            top = _draw(tables["top"], generator, n=n)
+            sub_cdf = tables["sub"][top]  # (n, G, K2)
+        else:
+            post_top, post_sub = self.posterior(idx)
+            top = _draw(_cdf(post_top.exp()), generator)
+            sub_cdf = _cdf(post_sub.exp()[torch.arange(n, device=device), top])
+        sub = _draw(sub_cdf, generator)  # (n, G)
+        component = top[:, None] * K2 + sub[:, self.group_of]  # (n, V) in [0, K)
+        return self._views(numerical, codes, idx, component, generator, tables, free=_free)
+
+    def _views(self, numerical, codes, idx, component, generator, tables, free=False):
+        device = self.top_logits.device
+        n = idx.shape[0]
+        M, L, V = self.n_numerical, self.n_levels, self.n_variables
+        if component is None:
+            out_num = torch.nan_to_num(numerical.to(torch.float32), nan=0.5)
+            return out_num, codes.to(torch.long).clamp_min(0)
+        flat = (torch.arange(V, device=device) * self.k1 * self.k2)[None, :] + component
+        flat = flat.reshape(-1)
+        cdf = tables["leaves"].index_select(0, flat).view(n, V, L)
+        restricted = idx == L + 1
+        if not free and restricted.any():
+            other = tables["restricted"].index_select(0, flat).view(n, V, L)
+            cdf = torch.where(restricted[..., None], other, cdf)
+        level = _draw(cdf, generator)
+        level = torch.minimum(level, (self.mask.sum(1) - 1)[None, :])
+        out_num = torch.empty(n, M, device=device)
+        if M:
+            jitter = torch.rand(n, M, generator=generator, device=device)
+            out_num = (level[:, :M] + jitter) / self.n_bins
+            discrete = self.n_points > 0
+            if discrete.any():
+                out_num = torch.where(discrete[None, :],
+                                      self._draw_points(level[:, :M], jitter), out_num)
+            if not free:
+                given = ~torch.isnan(numerical)
+                out_num = torch.where(given, numerical.to(torch.float32), out_num)
+        out_codes = level[:, M:]
+        if self.n_discrete and not free:
+            # observed levels, and the "present" state a given scalar implies
+            given = idx[:, M:]
+            out_codes = torch.where(given < L, given, out_codes)
+        return out_num, out_codes
+
+    def _draw_points(self, cells, jitter):
+        """A point of each discrete-valued scalar's cell, by its training frequency."""
+        bounds = self.cell_bounds.gather(
+            1, cells.T[:, :, None].expand(-1, -1, 2))  # (M, n, 2)
+        target = bounds[..., 0] + jitter.T * (bounds[..., 1] - bounds[..., 0])
+        point = torch.searchsorted(self.cum_weight, target.contiguous(), right=True)
+        point = torch.minimum(point, (self.n_points - 1).clamp_min(0)[:, None])
+        return self.points.gather(1, point).T
+
+    @torch.no_grad()
+    def conditional_marginals(self, numerical, codes):
+        """Each variable's exact marginal given the evidence: ``(n, V, L)`` probabilities.
+
+        For a variable with "not missing" evidence, the marginal over its non-missing levels;
+        a numerical scalar's is over its bins given that its column is ``present``. The rows
+        of observed variables are their own leaf posteriors (not used by imputation).
+        """
+        idx = self.evidence(numerical, codes)
+        n, V, L = idx.shape[0], self.n_variables, self.n_levels
+        K = self.k1 * self.k2
+        post_top, post_sub = self.posterior(idx)
+        # p(k, j | e) for the group of each variable: (n, V, K)
+        per_var = post_sub[:, :, self.group_of]  # (n, K1, V, K2)
+        log_w = (post_top[:, :, None, None] + per_var).permute(0, 2, 1, 3).reshape(n, V, K)
+        # take each variable's own evidence out: p(c | e) / p_c(e_v)
+        log_leaves = self.log_leaves()
+        table = self.leaf_table(log_leaves)
+        flat = idx + torch.arange(V, device=idx.device) * (L + 2)
+        own = table.index_select(0, flat.reshape(-1)).view(n, V, K)
+        log_w = log_w - own
+        M = self.n_numerical
+        if M and self.n_discrete:
+            # a numerical scalar given its column is present: times p_c(present) / p_c(e_state)
+            state = M + self.state_of.clamp_min(0)
+            factor = log_leaves[state, 0, :][None] - own[:, state]  # (n, M, K)
+            factor = torch.where((self.state_of >= 0)[None, :, None], factor,
+                                 torch.zeros_like(factor))
+            log_w = torch.cat([log_w[:, :M] + factor, log_w[:, M:]], 1)
+        weight = torch.softmax(log_w, -1)
+        out = torch.einsum("nvk,vlk->nvl", weight, log_leaves.exp())
+        restrict = (idx == L + 1)[..., None] & self.missing[None]
+        out = out.masked_fill(restrict, 0.0)
+        return out / out.sum(-1, keepdim=True).clamp_min(1e-30)
+
+
+def _floored(logits, floor):
+    """``log((1 - floor) * softmax(logits) + floor / size)`` over the last axis."""
+    log_w = torch.log_softmax(logits, -1)
+    if floor <= 0:
+        return log_w
+    size = logits.shape[-1]
+    return torch.logaddexp(log_w + math.log1p(-floor),
+                           torch.full_like(log_w, math.log(floor / size)))
+
+
+def _cdf(probs):
+    """Cumulative sums over the last axis (unnormalised: :func:`_draw` scales by the total)."""
+    return probs.cumsum(-1)
+
+
+def _draw(cdf, generator, n=None):
+    """One index per row of ``cdf`` (``(..., K)`` cumulative weights) by inverse CDF; with
+    ``n``, ``n`` indices from the one row ``cdf`` ``(K,)``."""
+    if n is not None:
+        u = torch.rand(n, generator=generator, device=cdf.device) * cdf[-1]
+        return torch.searchsorted(cdf, u, right=True).clamp_(max=cdf.shape[-1] - 1)
+    u = torch.rand((*cdf.shape[:-1], 1), generator=generator, device=cdf.device)
+    index = torch.searchsorted(cdf, u * cdf[..., -1:], right=True)[..., 0]
+    return index.clamp_(max=cdf.shape[-1] - 1)
