@@ -7,6 +7,7 @@ from .encoding import MixedTypeEncoder
 from .gtcoder import GTCoderSynthesizer
 from .independent import IndependentSynthesizer
 from .mixgan import MixGANSynthesizer
+from .mixture import MixtureSynthesizer
 
 __version__ = "0.1.0.dev0"
 
@@ -19,6 +20,7 @@ __all__ = [
     "Layout",
     "MixGANSynthesizer",
     "MixedTypeEncoder",
+    "MixtureSynthesizer",
     "NumericalColumn",
     "Span",
     "__version__",

@@ -11,7 +11,12 @@ import pandas as pd
 import pytest
 import torch
 
-from skmixsynth import GTCoderSynthesizer, IndependentSynthesizer, MixGANSynthesizer
+from skmixsynth import (
+    GTCoderSynthesizer,
+    IndependentSynthesizer,
+    MixGANSynthesizer,
+    MixtureSynthesizer,
+)
 from skmixsynth.metrics import evaluate, exact_copy_rate, rare_value_copy_rate
 
 
@@ -40,6 +45,7 @@ MODELS = {
     "mixgan": lambda **kw: MixGANSynthesizer(epochs=2, ae_epochs=2, random_state=0,
                                              device="cpu", **kw),
     "gtcoder": lambda **kw: GTCoderSynthesizer(epochs=2, random_state=0, device="cpu", **kw),
+    "mixture": lambda **kw: MixtureSynthesizer(random_state=0, device="cpu", **kw),
 }
 
 

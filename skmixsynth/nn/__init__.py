@@ -25,6 +25,7 @@ from ._gtcoder import (
 from ._heads import MixedOutput, gumbel_noise, mixed_reconstruction_loss
 from ._independent import Marginals
 from ._mixgan import MixGANDecoder, MixGANDiscriminator, MixGANEncoder, MixGANGenerator
+from ._mixture import HierarchicalMixture
 
 __all__ = [
     "ColumnBatches",
@@ -33,6 +34,7 @@ __all__ = [
     "FusionEncoder",
     "GTCoder",
     "GTCoderDecoder",
+    "HierarchicalMixture",
     "LatentGaussianMixture",
     "Marginals",
     "MixGANDecoder",
