@@ -330,8 +330,9 @@ class NumericalSummary:
 
         Exact when ``min_count`` is None. With ``min_count=k`` (rare-value protection) no
         statistic is a value held by fewer than ``k`` rows: point masses must be held by at
-        least ``k`` rows; the other values are clipped to the range between their ``k``-th
-        smallest and ``k``-th largest (each then held by at least ``k`` rows); the quantile
+        least ``k`` rows; the other values are clipped to a range whose bounds are the means
+        of the ``k`` order statistics of ranks ``k..2k-1`` from either end (not one row's
+        value, and the ``k - 1`` most extreme values, an outlier, do not move them); the quantile
         knots are the means of ``min(n_quantiles, m // k)`` consecutive groups of the ``m``
         sorted clipped values (at least ``k`` values each, disjoint, so that no value can be
         solved for); and the fill is the scaled mean of the ``k`` middle values. A column with
@@ -367,7 +368,10 @@ class NumericalSummary:
         s = np.sort(finite)
         m = s.size
         if m >= 2 * k:
-            lo, hi = float(s[k - 1]), float(s[m - k])
+            # each bound is the mean of k order statistics next to the k - 1 extremes
+            # (ranks k..2k-1 from either end): no single row's value, and the k - 1 most
+            # extreme values (an outlier) do not move it
+            lo, hi = float(s[k - 1:2 * k - 1].mean()), float(s[m - 2 * k + 1:m - k + 1].mean())
             s = np.clip(s, lo, hi)
             middle = float(s[(m - k) // 2:(m - k) // 2 + k].mean())
         else:  # too few values to protect both tails
@@ -399,8 +403,8 @@ class NumericalSummary:
         ``c = sketch.count_error``):
 
         - the range is exact (the sketch keeps exact tails); with ``min_count=k`` so are the
-          clip bounds (the ``k``-th smallest and largest), as long as ``k`` plus the number of
-          point masses is below the sketch's ``n_extremes``;
+          clip bounds (the means of ranks ``k..2k-1`` from either end), as long as ``2k``
+          plus the number of point masses is below the sketch's ``n_extremes``;
         - a point mass is a value whose estimated count is at least ``point_masses`` of the
           non-missing rows (within ``c`` of its count, so only values within ``c`` rows of
           the threshold can be decided otherwise than by :meth:`from_values`);
@@ -487,9 +491,11 @@ class NumericalSummary:
         ends = np.cumsum(weights)
         starts = ends - weights
         values = to_scale(values)
-        if m >= 2 * k:
-            lo, hi = (float(v) for v in
-                      to_scale(sketch.order_statistics([k - 1, -k], exclude=exclude)))
+        if m >= 2 * k:  # the bounds of _protected: means of ranks k..2k-1 from either end
+            ranks = np.arange(k - 1, 2 * k - 1)
+            low = to_scale(sketch.order_statistics(ranks, exclude=exclude))
+            high = to_scale(sketch.order_statistics(ranks - (3 * k - 2), exclude=exclude))
+            lo, hi = float(np.mean(low)), float(np.mean(high))
         else:  # too few values to protect both tails: the weighted mean
             lo = hi = float(np.sum(values * weights) / m)
         values = np.clip(values, lo, hi)
@@ -1007,8 +1013,10 @@ class DatetimeColumn(NumericalColumn):
         k = settings.min_count
         if k is None:
             origin = int(valid.min())
-        elif valid.size >= 2 * k:  # the lower clip bound, held by k rows once clipped
-            origin = int(np.partition(valid, k - 1)[k - 1])
+        elif valid.size >= 2 * k:  # on the unit grid below the lower clip bound (a mean)
+            window = np.sort(np.partition(valid, 2 * k - 2)[:2 * k - 1])[k - 1:]
+            step = _UNIT_NS[unit]
+            origin = int(np.floor(window.astype(np.float64).mean() / step)) * step
         else:  # the column collapses to its mean: an origin on the unit grid near it
             step = _UNIT_NS[unit]
             origin = int(np.floor(valid.astype(np.float64).mean() / step)) * step

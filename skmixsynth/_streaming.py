@@ -303,7 +303,7 @@ class _Datetimes(_Numbers):
         self.k = settings.min_count or 1
         self.reference = None
         self.unit = 0  # index into the units, coarsest first
-        self.lowest = np.empty(0, dtype=np.int64)  # the k smallest values (ns), sorted
+        self.lowest = np.empty(0, dtype=np.int64)  # the 2k - 1 smallest values (ns), sorted
         self.head = np.empty(0, dtype=np.int64)  # the first 2 k values, in order
 
     def _merged_dtype(self, series):
@@ -335,8 +335,9 @@ class _Datetimes(_Numbers):
             self.unit = max(self.unit, next(
                 i for i, (_, step) in enumerate(_DATETIME_UNITS) if np.all(valid % step == 0)))
             k = self.k
-            low = np.partition(valid, k - 1)[:k] if valid.size > k else valid
-            self.lowest = np.sort(np.concatenate([self.lowest, low]))[:k]
+            keep = 2 * k - 1
+            low = np.partition(valid, keep - 1)[:keep] if valid.size > keep else valid
+            self.lowest = np.sort(np.concatenate([self.lowest, low]))[:keep]
             self.head = np.concatenate([self.head, valid[: max(0, 2 * k - self.head.size)]])
         offsets = (ns - (self.reference or 0)).astype(np.float64)
         offsets[mask] = np.nan
@@ -347,8 +348,9 @@ class _Datetimes(_Numbers):
         k, n = settings.min_count, self.sketch.n
         if k is None:
             origin = int(self.lowest[0])
-        elif n >= 2 * k:  # the lower clip bound, as fit
-            origin = int(self.lowest[k - 1])
+        elif n >= 2 * k:  # on the unit grid below the lower clip bound, as fit
+            window = self.lowest[k - 1:2 * k - 1].astype(np.float64)
+            origin = int(np.floor(window.mean() / step)) * step
         else:  # the column collapses to its mean: every value is in head, in order
             origin = int(np.floor(self.head.astype(np.float64).mean() / step)) * step
         reference = self.reference

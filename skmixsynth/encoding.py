@@ -122,9 +122,10 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
           Since the protected levels are unknown, ``transform`` encodes every value that is not
           a stored level as the protected level. ``max_categories`` keeps and draws only
           levels seen at least ``k`` times;
-        - a numerical (or datetime) column is clipped to the range between its ``k``-th
-          smallest and ``k``-th largest values, its quantile knots are means of disjoint groups
-          of at least ``k`` sorted values (see
+        - a numerical (or datetime) column is clipped to a range whose bounds are the means
+          of its ``k`` values of ranks ``k..2k-1`` from either end (no row's own value; the
+          ``k - 1`` most extreme values, an outlier, do not move them), its quantile knots
+          are means of disjoint groups of at least ``k`` sorted values (see
           :meth:`~skmixsynth._columns.NumericalSummary.from_values`), a point mass must be
           held by at least ``k`` rows, and a datetime's origin is its lower clip bound; a
           column with fewer than ``2 k`` values on its scale collapses to their mean.

@@ -47,8 +47,8 @@ class IndependentSynthesizer(BaseSynthesizer):
         Rare-value protection (on by default): a category seen fewer than ``min_count`` times
         is never sampled and never stored in the model (its rows decode to ``"_RARE_"``, or to
         a missing value in a column that cannot hold a string), numerical columns are clipped
-        to their ``min_count``-th smallest and largest values, and no stored number is a
-        single row's value. ``None`` turns the protection off. See
+        to bounds that average the ``min_count`` values next to the most extreme ones, and no
+        stored number is a single row's value. ``None`` turns the protection off. See
         :class:`~skmixsynth.MixedTypeEncoder`.
     identifiers : {"fresh", "drop"} or None, default="fresh"
         A string or integer column whose values are almost all distinct (an email, a

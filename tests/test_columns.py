@@ -418,7 +418,11 @@ def test_protected_numerical_state_holds_no_single_persons_value():
     enc = MixedTypeEncoder(min_count=k, n_quantiles=1000).fit(pd.DataFrame({"x": values}))
     st = enc.column_encoders_[0].state_
     ordered = np.sort(values)
-    assert (st.minimum, st.maximum) == (ordered[k - 1], ordered[-k])
+    # the bounds are means of the ranks k..2k-1 from either end: no training value, and
+    # the k - 1 most extreme values do not move them
+    assert st.minimum == pytest.approx(ordered[k - 1:2 * k - 1].mean())
+    assert st.maximum == pytest.approx(ordered[-2 * k + 1:len(ordered) - k + 1].mean())
+    assert not np.isin([st.minimum, st.maximum], values).any()
     clipped = np.clip(values, st.minimum, st.maximum)
     # 200 // 5 = 40 disjoint groups of 5 sorted values
     assert st.quantiles.size == 40

@@ -238,8 +238,8 @@ class HierarchicalMixture(nn.Module):
             if values.numel() == 0 or values.numel() > MAX_POINTS:
                 continue
             keep = counts >= min_count
-            if not keep.any():
-                keep = counts == counts.max()
+            if counts[keep].sum() < 0.5 * counts.sum():
+                continue  # mostly values held by fewer than min_count rows: binned instead
             values, counts = values[keep], counts[keep].double()
             P = values.numel()
             before = torch.cumsum(counts, 0) - counts
