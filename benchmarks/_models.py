@@ -11,9 +11,10 @@ import inspect
 
 from ._tables import BOOL, CATEGORY, NUMERIC_KINDS, TEXT, columns_of_kind
 
-OURS = {"independent": "IndependentSynthesizer", "mixgan": "MixGANSynthesizer"}
+OURS = {"independent": "IndependentSynthesizer", "mixgan": "MixGANSynthesizer",
+        "gtcoder": "GTCoderSynthesizer", "mixture": "MixtureSynthesizer"}
 PEERS = {"ctgan": "CTGAN", "tvae": "TVAE"}
-MODELS = ("independent", "mixgan", "ctgan", "tvae", "identity")
+MODELS = ("independent", "mixgan", "gtcoder", "mixture", "ctgan", "tvae", "identity")
 
 
 class ModelUnavailable(RuntimeError):

@@ -34,6 +34,8 @@ QUICK = {
     "timeout": 240,
     "params": {
         "mixgan": {"epochs": 2, "ae_epochs": 2},
+        "gtcoder": {"epochs": 2},
+        "mixture": {"epochs": 2},
         "ctgan": {"epochs": 2},
         "tvae": {"epochs": 2},
     },
