@@ -121,22 +121,11 @@ class GTCoderSynthesizer(BaseSynthesizer):
         Override the column kinds inferred from the dtypes.
     column_encoders : list of (name, encoder, columns), default=None
         The encoding of chosen columns, in :class:`~sklearn.compose.ColumnTransformer`'s
-        manner (``[("age", "minmax", ["age"]), ("zip", "categorical", ["zip"])]``); the
-        other columns are inferred. See :class:`~skmixsynth.MixedTypeEncoder`.
+        manner (see :class:`~skmixsynth.IndependentSynthesizer`).
     min_count : int or None, default=5
-        Rare-value protection (on by default): a category seen fewer than ``min_count`` times
-        is never sampled and never stored in the model (its rows decode to ``"_RARE_"``, or to
-        a missing value in a column that cannot hold a string), numerical columns are clipped
-        to bounds that average the ``min_count`` values next to the most extreme ones, and no
-        stored number is a single row's value. ``None`` turns the protection off. See
-        :class:`~skmixsynth.MixedTypeEncoder`.
+        Rare-value protection, on by default (see :class:`~skmixsynth.IndependentSynthesizer`).
     identifiers : {"fresh", "drop"} or None, default="fresh"
-        A string or integer column whose values are almost all distinct (an email, a
-        customer id) is detected at fit with a warning: ``"fresh"`` samples new values in the
-        training values' format that never equal a training value, ``"drop"`` leaves the
-        column out of the samples, ``None`` detects nothing (the column is then modelled like
-        any other, its values protected by ``min_count``). Name a column in
-        ``categorical_columns`` / ``numerical_columns`` / ``column_encoders`` to model it.
+        Identifier columns (see :class:`~skmixsynth.IndependentSynthesizer`).
     device : {"auto", "cpu", "cuda", "cuda:N"} or torch.device, default="auto"
         Where to train and sample. Resolved in ``device_``.
     random_state : int, RandomState instance or None, default=None
