@@ -80,11 +80,24 @@ def _runs_section(docs):
                     for k in ("skmixsynth", "torch", "scikit-learn", "pandas")
                 ),
                 peers.get("ctgan", DASH),
-                (doc.get("code") or {}).get("commit", DASH) or DASH,
+                _commit_cell(doc.get("code") or {}),
             ]
         )
     header = ["run", "mode", "command", "duration", "machine", "versions", "ctgan", "commit"]
-    return "## Runs included\n\n" + table(header, rows)
+    text = "## Runs included\n\n" + table(header, rows)
+    if any((doc.get("code") or {}).get("dirty") for doc in docs):
+        text += (
+            "\n\nA commit marked *+ uncommitted changes* ran on a tree with changes that are "
+            "not in that commit: its figures cannot be reproduced from it exactly, and its "
+            "timings are not to be compared with clean runs."
+        )
+    return text
+
+
+def _commit_cell(code):
+    """The run's commit, marked when the tree had uncommitted changes."""
+    commit = code.get("commit") or DASH
+    return f"{commit} *+ uncommitted changes*" if code.get("dirty") else commit
 
 
 # ------------------------------------------------------------------------------- Table 1

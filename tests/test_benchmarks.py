@@ -230,6 +230,20 @@ def test_report_means_and_ratios(tmp_path):
     assert "| ctgan | 0.500 ± 0.000 / 0.600 ± 0.000 | 0.69 / 0.79 |" in readme
     assert "gtcoder (not run here)" in readme
     assert "| independent | 0.100 ± 0.000 | 0.105 ± 0.007 |" in readme  # fit ratio, quality diff
+    assert "uncommitted changes" not in readme
+
+
+def test_report_marks_a_run_from_a_dirty_tree(tmp_path):
+    for run_id, dirty in (("clean", False), ("dirty", True)):
+        doc = {"schema": SCHEMA, "kind": "run", "run_id": run_id, "quick": False,
+               "command": "python -m benchmarks.run", "duration_seconds": 60,
+               "code": {"commit": f"{run_id}0000", "dirty": dirty},
+               "records": [_fake_record("independent", 0, 1.0, 0.8)]}
+        (tmp_path / f"{run_id}.json").write_text(json.dumps(doc), encoding="utf-8")
+    readme = report.build_report(tmp_path).read_text(encoding="utf-8")
+    assert "| dirty0000 *+ uncommitted changes* |" in readme
+    assert "| clean0000 |" in readme
+    assert "ran on a tree with changes that are not in that commit" in readme
 
 
 def test_figure_fallback(tmp_path):
