@@ -43,6 +43,27 @@ class Recorder:
         self.seconds[key] = round(time.perf_counter() - start, 3)
 
 
+def xgboost_detection(real, synthetic, *, seed):
+    """TabPC's detection figure: SDMetrics' detection with an XGBoost classifier.
+
+    TabPC (april-tools/tabpc, ``src/metrics/metrics.py``) subclasses SDMetrics'
+    ``ScikitLearnClassifierDetectionMetric`` with ``XGBClassifier(eval_metric="logloss",
+    enable_categorical=True, random_state=0)``: one-hot categoricals, mean imputation,
+    ``RobustScaler``, 3 stratified folds, ``1 - mean(2·max(AUC, 0.5) - 1)``. That is
+    ``skmixsynth.metrics.detection_score`` with that classifier; the one difference is that
+    our folds are seeded (SDMetrics shuffles them from numpy's global state). OpenMP threads
+    follow ``OMP_NUM_THREADS`` (the workers' ``--threads``).
+    """
+    try:
+        from xgboost import XGBClassifier
+    except ImportError as exc:
+        raise MetricUnavailable(
+            'XGBoost detection needs xgboost: pip install -e ".[bench]"'
+        ) from exc
+    classifier = XGBClassifier(eval_metric="logloss", enable_categorical=True, random_state=0)
+    return metric("detection_score")(real, synthetic, classifier=classifier, random_state=seed)
+
+
 def _efficacy(split, synthetic):
     result = metric("ml_efficacy")(synthetic, split.test, target=split.target, task=split.task)
     keys = ("macro_f1", "weighted_f1") if split.task == "classification" else ("r2",)
@@ -96,6 +117,7 @@ def evaluate(split, synthetic, *, seed, paper_figures=False):
     rec.attempt("column_shapes", lambda: metric("column_shapes")(train, synthetic))
     rec.attempt("column_pair_trends", lambda: metric("column_pair_trends")(train, synthetic))
     rec.attempt("detection", lambda: metric("detection_score")(train, synthetic, random_state=seed))
+    rec.attempt("detection_xgb", lambda: xgboost_detection(train, synthetic, seed=seed))
     rec.attempt(
         "dcr_ratio",
         lambda: metric("dcr_ratio")(train, synthetic, split.test, random_state=seed),
@@ -117,5 +139,6 @@ def references(split, *, seed):
     train, test = split.train, split.test
     rec.attempt("quality", lambda: metric("quality_score")(train, test))
     rec.attempt("detection", lambda: metric("detection_score")(train, test, random_state=seed))
+    rec.attempt("detection_xgb", lambda: xgboost_detection(train, test, seed=seed))
     rec.attempt("exact_copy_rate", lambda: metric("exact_copy_rate")(train, test))
     return rec
