@@ -327,3 +327,32 @@ def test_rows_do_not_depend_on_n_jobs(real, tmp_path):
     two = model.sample_to_parquet(200, tmp_path / "c2", chunk_rows=50, conditions=wanted,
                                   random_state=0, n_jobs=2)
     pd.testing.assert_frame_equal(pd.read_parquet(one), pd.read_parquet(two))
+
+
+# ------------------------------------------------------------------------ the seeds
+class _RepeatingRandomState:
+    """A RandomState whose first draw repeats seeds (what 31-bit draws do, rarely)."""
+
+    def __init__(self):
+        self.rng = np.random.RandomState(0)
+        self.first = True
+
+    def randint(self, high, size=None):
+        if self.first and size is not None:
+            self.first = False
+            return np.array([[5, 9], [7, 9], [5, 8], [5, 9]])
+        return self.rng.randint(high, size=size)
+
+
+def test_the_seeds_of_a_call_are_distinct():
+    from skmixsynth._sampling import plan_blocks
+
+    blocks = plan_blocks(100, 25, _RepeatingRandomState())
+    assert [b[:2] for b in blocks] == [(0, 25), (25, 50), (50, 75), (75, 100)]
+    torch_seeds, decode_seeds = [b[2] for b in blocks], [b[3] for b in blocks]
+    assert len(set(torch_seeds)) == 4 and len(set(decode_seeds)) == 4
+    assert torch_seeds[:2] == [5, 7] and decode_seeds[:1] == [9]  # first draws are kept
+    # without a repeat the seeds are those of one randint draw, as sample() always drew them
+    expected = np.random.RandomState(3).randint(2**31 - 1, size=(4, 2))
+    assert [b[2:] for b in plan_blocks(100, 25, np.random.RandomState(3))] == [
+        tuple(int(v) for v in row) for row in expected]
