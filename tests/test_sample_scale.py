@@ -356,3 +356,79 @@ def test_the_seeds_of_a_call_are_distinct():
     expected = np.random.RandomState(3).randint(2**31 - 1, size=(4, 2))
     assert [b[2:] for b in plan_blocks(100, 25, np.random.RandomState(3))] == [
         tuple(int(v) for v in row) for row in expected]
+
+
+# ---------------------------------------------------------------------- command line
+def cli(*argv):
+    """Run ``skmixsynth`` in this process; its exit status, stdout and stderr."""
+    import contextlib
+    import io
+
+    from skmixsynth.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(a) for a in argv])
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "model.pt"
+    IndependentSynthesizer(random_state=0).fit(make_mixed(300, random_state=0)).save(path)
+    return path
+
+
+def test_cli_parquet_output_is_a_dataset_of_parts(model_file, tmp_path):
+    import skmixsynth
+
+    out = tmp_path / "big.parquet"
+    code, stdout, _ = cli("sample", model_file, "-n", 40_000, "--seed", 4, "--chunk-size",
+                          1, "-o", out)
+    assert code == 0
+    assert "wrote 40000 rows x 8 columns" in stdout and "2 Parquet files" in stdout
+    assert parts_of(out) == ["part-00000.parquet", "part-00001.parquet"]  # 32,768 + 7,232
+    expected = skmixsynth.load(model_file).sample(40_000, random_state=4)
+    assert_same_rows(pd.read_parquet(out), expected)
+    # the same command again replaces the dataset, as it replaces a CSV file
+    code, _, err = cli("sample", model_file, "-n", 10, "--seed", 4, "-o", out, "-q")
+    assert code == 0, err
+    assert parts_of(out) == ["part-00000.parquet"] and len(pd.read_parquet(out)) == 10
+    # and fit (evaluate likewise) reads the folder
+    code, _, err = cli("fit", out, "-m", "independent", "-o", tmp_path / "m.pt", "-q")
+    assert code == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.parquet", "m.pt"]
+
+
+def test_cli_jobs_reach_sample_to_parquet(model_file, tmp_path, monkeypatch):
+    seen = {}
+    real_call = _scale.sample_to_parquet
+
+    def recording(*args, **kwargs):
+        seen.update(kwargs)
+        return real_call(*args, **{**kwargs, "n_jobs": None})
+
+    monkeypatch.setattr(_scale, "sample_to_parquet", recording)
+    code, _, err = cli("sample", model_file, "-n", 100, "--jobs", 2, "--conditions",
+                       "region=north", "-o", tmp_path / "o.parquet", "-q")
+    assert code == 0, err
+    assert seen["n_jobs"] == 2 and seen["conditions"] == {"region": "north"}
+    assert set(pd.read_parquet(tmp_path / "o.parquet")["region"]) == {"north"}
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["--jobs", 2, "-o", "out.csv"], "--jobs writes the parts of a Parquet output"),
+    (["--jobs", 0, "-o", "out.parquet"], "--jobs must be a number of processes"),
+    (["-o", "home.parquet"], "besides Parquet files"),
+])
+def test_cli_parquet_errors_are_one_line(model_file, tmp_path, argv, fragment):
+    home = tmp_path / "home.parquet"
+    home.mkdir()
+    (home / "notes.txt").write_text("mine")
+    argv = [tmp_path / a if str(a).startswith(("out", "home")) else a for a in argv]
+    code, _, err = cli("sample", model_file, "-n", 10, *argv)
+    assert code == 1
+    assert err.startswith("skmixsynth: error: ") and err.count("\n") == 1, err
+    assert fragment in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home.parquet"]
+    assert (home / "notes.txt").read_text() == "mine"
