@@ -432,3 +432,24 @@ def test_cli_parquet_errors_are_one_line(model_file, tmp_path, argv, fragment):
     assert fragment in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["home.parquet"]
     assert (home / "notes.txt").read_text() == "mine"
+
+
+# ------------------------------------------------------------------------- benchmark
+@pytest.mark.slow
+def test_benchmark_script_at_a_tiny_size(tmp_path):
+    import json
+
+    from benchmarks import sample_scale
+
+    path = sample_scale.main(["--quick", "--rows", "10000", "--jobs", "1", "--dataset",
+                              "mixed", "--model", "independent", "--out", str(tmp_path)])
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    assert doc["kind"] == "sample_scale" and doc["complete"]
+    assert doc["fit"]["dataset"] == "mixed" and doc["fit"]["n_columns"] == 8
+    (record,) = doc["records"]
+    assert record["status"] == "ok", record
+    assert record["rows"] == 10_000 and record["n_files"] == 1 and record["n_jobs"] == 1
+    assert record["rows_per_second"] > 0 and record["peak_rss_mb"] > 0
+    assert record["bytes_on_disk"] > 0
+    assert doc["same_rows_for_every_n_jobs"] is True
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # scratch removed
