@@ -94,6 +94,11 @@ def plan_parts(model, n_samples, chunk_rows, rng, conditions):
                 for i, group in enumerate(groups)]
     starts = list(range(0, n_samples, chunk_rows)) or [0]
     seeds = rng.randint(MAX_SEED, size=len(starts))
+    seen = set()
+    for i in range(len(seeds)):  # distinct, as plan_blocks makes the chunks' seeds
+        while int(seeds[i]) in seen:
+            seeds[i] = rng.randint(MAX_SEED)
+        seen.add(int(seeds[i]))
     parts = []
     for i, start in enumerate(starts):
         stop = min(start + chunk_rows, n_samples)
