@@ -109,8 +109,8 @@ TINY = [
 ]
 
 
-@pytest.mark.parametrize("estimator, grid", TINY, ids=lambda p: type(p).__name__[:-11]
-                         if not isinstance(p, dict) else "")
+@pytest.mark.parametrize("estimator, grid", TINY,
+                         ids=["mixgan", "gtcoder", "mixture", "independent"])
 def test_grid_search_under_the_dask_backend(client, real, estimator, grid):
     scoring = {"quality": get_scorer("quality"), "detection": get_scorer("detection")}
     if isinstance(estimator, IndependentSynthesizer):  # the costly one (it trains models) once
