@@ -18,7 +18,8 @@ from sklearn.utils import check_random_state
 
 from .nn._core import seeded_generator
 
-__all__ = ["MAX_SEED", "check_n_samples", "generate_frame", "sampling_rng"]
+__all__ = ["MAX_SEED", "check_n_samples", "generate_blocks", "generate_frame", "plan_blocks",
+           "sampling_rng"]
 
 #: seeds are drawn in [0, MAX_SEED)
 MAX_SEED = 2**31 - 1
@@ -48,16 +49,41 @@ def sampling_rng(model, random_state):
 
 def generate_frame(model, n_samples, rng):
     """``n_samples`` decoded rows of ``model``, seeds drawn from ``rng``."""
-    # Fixed-size chunks, each with its own seeds: the rows depend on n_samples and the
-    # seed only, not on how many threads generate them.
-    # An empty sample is one empty chunk, so that it still has the columns and dtypes.
-    size = model._sample_chunk_size
+    return generate_blocks(model, plan_blocks(n_samples, model._sample_chunk_size, rng))
+
+
+def plan_blocks(n_samples, size, rng):
+    """The seeded chunks of a sample of ``n_samples`` rows: ``[(start, stop, torch_seed,
+    decode_seed), ...]``, chunks of ``size`` rows whose seeds are drawn up front from ``rng``.
+
+    Fixed-size chunks, each with its own seeds: the rows depend on ``n_samples`` and the seed
+    only, not on how many threads (or processes, see ``_scale.py``) generate them. An empty
+    sample is one empty chunk, so that it still has the columns and dtypes.
+
+    The torch seeds of a call are distinct, and so are its decoding seeds: a seed drawn
+    twice is redrawn (from ``rng``, after the others), since two chunks with the same torch
+    seed would generate the same rows, and two with the same decoding seed the same fresh
+    identifiers. Draws of 31 bits repeat with probability about ``k**2 / 2**32`` for ``k``
+    chunks (0.2 % at 100M rows): without a repeat, which is every sample of ordinary size,
+    the seeds are those of one ``randint`` draw.
+    """
     starts = list(range(0, n_samples, size)) or [0]
     seeds = rng.randint(MAX_SEED, size=(len(starts), 2))
+    for column in range(2):
+        seen = set()
+        for i in range(len(starts)):
+            while int(seeds[i, column]) in seen:
+                seeds[i, column] = rng.randint(MAX_SEED)
+            seen.add(int(seeds[i, column]))
+    return [(start, min(start + size, n_samples), int(seeds[i, 0]), int(seeds[i, 1]))
+            for i, start in enumerate(starts)]
+
+
+def generate_blocks(model, blocks):
+    """The decoded rows of ``blocks`` (from :func:`plan_blocks`), concatenated in order."""
     model.modules_.eval()
     sampler = model._sampler()
-    chunks = [(model, sampler, start, min(start + size, n_samples), *seeds[i])
-              for i, start in enumerate(starts)]
+    chunks = [(model, sampler, *block) for block in blocks]
     workers = min(len(chunks), _sampling_threads(model.device_))
     if workers <= 1:
         parts = [_sample_chunk(*chunk) for chunk in chunks]

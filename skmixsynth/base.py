@@ -20,6 +20,7 @@ from ._compat import Interval, StrOptions
 from ._conditions import sample_conditional
 from ._persistence import load_model, save_model
 from ._sampling import MAX_SEED, check_n_samples, generate_frame, sampling_rng
+from ._scale import DEFAULT_CHUNK_ROWS, sample_to_parquet
 from ._training import train
 from ._validation import check_frame
 from .encoding import MixedTypeEncoder
@@ -325,6 +326,77 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
             n_samples = check_n_samples(n_samples)
             return generate_frame(self, n_samples, sampling_rng(self, random_state))
         return sample_conditional(self, n_samples, conditions, sampling_rng(self, random_state))
+
+    def sample_to_parquet(self, n_samples, path, *, chunk_rows=DEFAULT_CHUNK_ROWS,
+                          random_state=None, n_jobs=None, conditions=None, client=None,
+                          overwrite=False):
+        """Write a synthetic table of any size to a Parquet dataset, part by part.
+
+        The rows are generated and written in parts of about ``chunk_rows`` rows, so memory
+        is bounded by a part (per worker), not by ``n_samples``; the parts can be written in
+        parallel by joblib worker processes (``n_jobs``) or by the workers of a Dask cluster
+        (``client``). ``path`` becomes a folder of ``part-00000.parquet``,
+        ``part-00001.parquet``, ... in row order, which ``pandas.read_parquet(path)``,
+        ``pyarrow.dataset.dataset(path)`` or ``dask.dataframe.read_parquet(path)`` read as
+        one table with the training columns, dtypes and categories. Needs pyarrow
+        (``pip install "skmixsynth[parquet]"``; Dask: ``"skmixsynth[dask]"``, both:
+        ``"skmixsynth[scale]"``).
+
+        Parameters
+        ----------
+        n_samples : int or None
+            Number of rows (``None`` only with a DataFrame of ``conditions``).
+        path : str or path-like
+            The folder to write. Its parent folder must exist; on a cluster it must be on a
+            file system every worker sees. The parts are written into a hidden folder next to
+            it, renamed to ``path`` once all are written: a failed call leaves nothing.
+        chunk_rows : int, default=100_000
+            Rows per part file. Without ``conditions`` it is rounded down to whole sampling
+            chunks of the model (``_sample_chunk_size``, 32,768 rows; at least one).
+        random_state : int, RandomState instance or None, default=None
+            As in :meth:`sample`. Without ``conditions`` the dataset holds exactly the rows
+            of ``sample(n_samples, random_state=random_state)``, whatever ``chunk_rows``,
+            ``n_jobs`` or the cluster: every chunk of 32,768 rows draws from its own
+            ``torch.Generator`` and decoding ``RandomState``, seeded up front. With
+            ``conditions`` each part is one conditional ``sample`` call with its own seed:
+            the rows do not depend on ``n_jobs`` or the cluster, but do on ``chunk_rows``.
+        n_jobs : int or None, default=None
+            joblib worker processes (``-1``: all cores; ``None``: one, unless in a
+            ``joblib.parallel_backend`` block). Each worker loads the model from the bytes
+            of :meth:`save` (no pickle of torch modules).
+        conditions : dict or DataFrame, default=None
+            As in :meth:`sample`; a DataFrame is cut into the parts' rows.
+        client : dask.distributed.Client, default=None
+            Write the parts on this cluster's workers (one task per part; the saved model is
+            scattered to every worker once). Not with ``n_jobs``.
+        overwrite : bool, default=False
+            Replace what is at ``path``: a file, or a folder holding only ``.parquet`` files
+            (an earlier dataset). Without it an existing file or non-empty folder is a
+            ``ValueError``; an empty folder is always used.
+
+        Returns
+        -------
+        path : str
+            The absolute path of the folder written.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import pandas as pd
+        >>> from skmixsynth import IndependentSynthesizer
+        >>> from skmixsynth.datasets import make_mixed
+        >>> model = IndependentSynthesizer(random_state=0).fit(make_mixed(300, random_state=0))
+        >>> path = os.path.join(tempfile.mkdtemp(), "synthetic.parquet")
+        >>> path = model.sample_to_parquet(70_000, path, chunk_rows=32_768, random_state=0)
+        >>> sorted(os.listdir(path))
+        ['part-00000.parquet', 'part-00001.parquet', 'part-00002.parquet']
+        >>> pd.read_parquet(path).equals(model.sample(70_000, random_state=0))
+        True
+        """
+        written, _ = sample_to_parquet(
+            self, n_samples, path, chunk_rows=chunk_rows, random_state=random_state,
+            n_jobs=n_jobs, conditions=conditions, client=client, overwrite=overwrite)
+        return written
 
     def score(self, X, y=None):
         """Overall quality of ``len(X)`` sampled rows against ``X`` (greater is better).

@@ -166,10 +166,11 @@ def _check_input(path, what):
         raise CLIError(f"{what} {path}: is a directory, not a file")
 
 
-def _check_output(path):
-    """Fail before any work when ``path`` cannot be written."""
+def _check_output(path, *, folder=False):
+    """Fail before any work when ``path`` cannot be written (``folder``: a Parquet dataset,
+    which is a directory)."""
     parent = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
+    if os.path.isdir(path) and not folder:
         raise CLIError(f"output {path}: is a directory")
     if not os.path.isdir(parent):
         problem = "is not a directory" if os.path.exists(parent) else "does not exist"
@@ -179,9 +180,11 @@ def _check_output(path):
 
 
 def read_table(path, what="table"):
-    """Read a CSV or Parquet file into a DataFrame; a user error names the file."""
-    _check_input(path, what)
+    """Read a CSV or Parquet file (or a folder of Parquet files, as ``sample`` writes)
+    into a DataFrame; a user error names the file."""
     kind = _table_format(path)
+    if not (kind == "parquet" and os.path.isdir(path)):
+        _check_input(path, what)
     try:
         if kind == "parquet":
             _require_pyarrow(path)
@@ -376,6 +379,13 @@ def _cmd_sample(args):
         raise CLIError(f"-n must be a non-negative number of rows; got {args.n}")
     if args.chunk_size < 1:
         raise CLIError(f"--chunk-size must be at least 1; got {args.chunk_size}")
+    if args.jobs == 0:
+        raise CLIError("--jobs must be a number of processes (-1: all cores); got 0")
+    if _table_format(args.output, write=True) == "parquet":
+        return _sample_parquet(args)
+    if args.jobs not in (None, 1):
+        raise CLIError(f"--jobs writes the parts of a Parquet output in parallel; "
+                       f"{args.output} is not one (use a .parquet output)")
     writer = _TableWriter(args.output)  # checks the extension and the folder before loading
     model = _load(args.model, args.device)
     conditions = None
@@ -406,6 +416,35 @@ def _cmd_sample(args):
         writer.close(commit=done)
     if not args.quiet:
         print(f"wrote {writer.n_rows} rows x {frame.shape[1]} columns to {args.output}")
+    return 0
+
+
+def _sample_parquet(args):
+    """``sample`` to a Parquet dataset: ``BaseSynthesizer.sample_to_parquet`` (a folder of
+    part files written through a staging folder, in parallel with ``--jobs``)."""
+    from ._scale import sample_to_parquet
+
+    _require_pyarrow(args.output)
+    _check_output(args.output, folder=True)
+    model = _load(args.model, args.device)
+    template = model.sample(0, random_state=0)
+    conditions = None
+    if args.conditions:
+        conditions = parse_conditions(args.conditions, template)
+    unit = getattr(model, "_sample_chunk_size", 1) if conditions is None else 1
+    bar = _row_bar(args.n, max(1, args.chunk_size // unit) * unit, quiet=args.quiet)
+    try:
+        _, records = sample_to_parquet(
+            model, args.n, args.output, chunk_rows=args.chunk_size, random_state=args.seed,
+            n_jobs=args.jobs, conditions=conditions, overwrite=True,
+            on_part=None if bar is None else (lambda record: bar.update(record["rows"])))
+    finally:
+        if bar is not None:
+            bar.close()
+    if not args.quiet:
+        files = len(records)
+        print(f"wrote {args.n} rows x {template.shape[1]} columns to {args.output} "
+              f"({files} Parquet file{'' if files == 1 else 's'} in a folder)")
     return 0
 
 
@@ -625,15 +664,17 @@ def build_parser():
         description="Sample N rows from a model written by 'skmixsynth fit' and write them as "
                     "CSV (.csv, .csv.gz) or Parquet (.parquet), by the output's extension. "
                     "Rows are generated and written in chunks, so memory stays bounded "
-                    "whatever N.",
+                    "whatever N. A Parquet output is a folder of part files, one per chunk "
+                    "(pandas.read_parquet reads it as one table), written in parallel with "
+                    "--jobs.",
         epilog="examples:\n"
                f"  {PROG} sample model.pt -n 10000 --seed 0 -o synthetic.csv\n"
-               f"  {PROG} sample model.pt -n 50000000 -o big.parquet\n"
+               f"  {PROG} sample model.pt -n 50000000 --jobs 4 -o big.parquet\n"
                f"  {PROG} sample model.pt -n 500 --conditions region=north age=40 "
                "-o north.csv\n\n"
                "The same --seed gives the same file, equal to model.sample(N, "
-               "random_state=S) in Python, whatever --chunk-size (without --seed: the model's "
-               "own stream, the same on every run). With --conditions and N above "
+               "random_state=S) in Python, whatever --chunk-size and --jobs (without --seed: "
+               "the model's own stream, the same on every run). With --conditions and N above "
                "--chunk-size, the rows depend on --chunk-size too. A condition value is read "
                "as the column's type (a number, true/false, a date, a category); 'col=' asks "
                "for a missing value.",
@@ -650,6 +691,9 @@ def build_parser():
     sample.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_ROWS, metavar="ROWS",
                         help=f"rows generated and written at a time (default "
                              f"{DEFAULT_CHUNK_ROWS}; rounded to whole sampling blocks)")
+    sample.add_argument("--jobs", "-j", type=int, metavar="J",
+                        help="processes writing the parts of a Parquet output (-1: all "
+                             "cores; default 1); the rows do not depend on it")
     sample.set_defaults(func=_cmd_sample)
 
     evaluate = sub.add_parser(
