@@ -38,9 +38,10 @@ def table():
     return pd.DataFrame({"a": a, "b": b, "c": c})
 
 
-@pytest.fixture(scope="module")
-def fitted(table):
-    return tiny().fit(table)
+@pytest.fixture(scope="module", params=["tree", "groups"])
+def fitted(table, request):
+    """Fitted with each structure: every brute-force test runs on both."""
+    return tiny(structure=request.param).fit(table)
 
 
 @pytest.fixture(scope="module")
@@ -200,9 +201,11 @@ def test_history_early_stopping_and_verbose(mixed, caplog):
     assert "validation nll" in caplog.text
 
 
+@pytest.mark.parametrize("structure", ["tree", "groups"])
 @pytest.mark.parametrize("solver, rate", [("em", 0.7), ("adam", 0.05)])
-def test_both_solvers_learn(mixed, solver, rate):
-    model = tiny(solver=solver, learning_rate=rate, epochs=3, patience=3).fit(mixed)
+def test_both_solvers_learn(mixed, solver, rate, structure):
+    model = tiny(solver=solver, learning_rate=rate, epochs=3, patience=3,
+                 structure=structure).fit(mixed)
     train = [h["nll"] for h in model.history_]
     assert np.isfinite([h["val_nll"] for h in model.history_]).all()
     assert train[-1] < train[0]
@@ -236,6 +239,7 @@ def test_clone_and_grid_search_with_the_package_scorers(mixed):
 @pytest.mark.parametrize("bad, match", [
     (dict(n_components=0), "n_components"),
     (dict(solver="lbfgs"), "solver"),
+    (dict(structure="forest"), "structure"),
     (dict(weight_floor=1.0), "weight_floor"),
     (dict(validation_fraction=1.0), "validation_fraction"),
 ])

@@ -39,7 +39,7 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["FREE", "MAX_POINTS", "NOT_MISSING", "HierarchicalMixture"]
+__all__ = ["FREE", "MAX_POINTS", "NOT_MISSING", "HierarchicalMixture", "TreeMixture"]
 
 #: code of a free (marginalised) discrete variable in the inputs
 FREE = -1
@@ -521,10 +521,7 @@ class HierarchicalMixture(nn.Module):
         idx = self.evidence(numerical, codes)
         n, V, L = idx.shape[0], self.n_variables, self.n_levels
         K = self.k1 * self.k2
-        post_top, post_sub = self.posterior(idx)
-        # p(k, j | e) for the group of each variable: (n, V, K)
-        per_var = post_sub[:, :, self.group_of]  # (n, K1, V, K2)
-        log_w = (post_top[:, :, None, None] + per_var).permute(0, 2, 1, 3).reshape(n, V, K)
+        log_w = self._variable_posteriors(idx)  # p(component of v = k | e): (n, V, K)
         # take each variable's own evidence out: p(c | e) / p_c(e_v)
         log_leaves = self.log_leaves()
         table = self.leaf_table(log_leaves)
@@ -544,6 +541,252 @@ class HierarchicalMixture(nn.Module):
         restrict = (idx == L + 1)[..., None] & self.missing[None]
         out = out.masked_fill(restrict, 0.0)
         return out / out.sum(-1, keepdim=True).clamp_min(1e-30)
+
+
+    def _variable_posteriors(self, idx):
+        """``log p(k, j | e)`` for the group of each variable: ``(n, V, K1 * K2)``."""
+        n, V = idx.shape
+        post_top, post_sub = self.posterior(idx)
+        per_var = post_sub[:, :, self.group_of]  # (n, K1, V, K2)
+        return (post_top[:, :, None, None] + per_var).permute(0, 2, 1, 3).reshape(
+            n, V, self.k1 * self.k2)
+
+
+class TreeMixture(HierarchicalMixture):
+    """A hidden tree over the columns (a hidden Chow-Liu tree, HCLT).
+
+    Every column ``g`` has a latent state ``z_g`` in ``{0, ..., K - 1}``; the latents form a
+    tree (the maximum spanning tree of the columns' mutual information, see
+    :meth:`set_structure`), and each column's variables depend on its own latent only::
+
+        p(x) = sum_z  p(z_root)  prod_{g != root} p(z_g | z_parent(g))  prod_v leaf_v(x_v | z_g(v))
+
+    A latent-class model with ``K`` components is the special case of a star whose
+    transitions are the identity; the tree spends its ``K`` states per column, so that each
+    pair of neighbouring columns can carry ``K x K`` joint structure. Likelihood, posteriors
+    and conditional samples are exact (upward messages in the tree, then top-down sampling
+    of the latents given the evidence below them); the nodes of one depth are processed
+    together as one batched matrix product, so the Python loop runs over the tree's depth,
+    not over columns.
+
+    The parameters reuse :class:`HierarchicalMixture`'s names: ``top_logits`` ``(K,)`` is the
+    root's prior and ``sub_logits`` ``(G, K, K)`` the transitions ``p(z_g | z_parent)`` (row:
+    the parent's state); a root's row is unused. Stepwise EM (``expected_counts``,
+    ``set_log_parameters``) works unchanged.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skmixsynth import Layout, Span
+    >>> from skmixsynth.nn._mixture import TreeMixture
+    >>> lay = Layout((Span("x", "numerical", 0, 1, "sigmoid"),
+    ...               Span("c", "categorical", 1, 3, "softmax")))
+    >>> torch.manual_seed(0) is not None
+    True
+    >>> model = TreeMixture(lay, n_states=3, n_bins=4)
+    >>> num, codes = torch.tensor([[0.3], [0.9]]), torch.tensor([[0], [1]])
+    >>> model.log_prob(num, codes).shape
+    torch.Size([2])
+    """
+
+    def __init__(self, layout, *, n_states, n_bins, missing_levels=None, weight_floor=0.0):
+        names = [s.column for s in layout.numerical_spans] + [s.column
+                                                               for s in layout.discrete_spans]
+        n_columns = len(dict.fromkeys(names))
+        super().__init__(layout, n_components=n_states, n_subcomponents=1,
+                         n_groups=max(1, n_columns), n_bins=n_bins,
+                         missing_levels=missing_levels, weight_floor=weight_floor)
+        G, K = self.n_groups, self.k1
+        # start from the latent-class model: every child tends to copy its parent's state
+        # (the leaves of state k are seeded from the same row in every column)
+        eye = torch.eye(K)
+        self.sub_logits = nn.Parameter(torch.log(0.5 * eye + 0.5 / K).expand(G, K, K).clone())
+        # a star around group 0 until ``set_structure`` sees the data
+        parent = torch.zeros(G, dtype=torch.long)
+        parent[0] = -1
+        self.register_buffer("parent", parent)
+
+    # ------------------------------------------------------------ structure
+    @torch.no_grad()
+    def set_structure(self, numerical, codes, *, max_levels=32):
+        """The Chow-Liu tree of the columns: the maximum spanning tree of their pairwise
+        mutual information, estimated on these rows (each variable cut to at most
+        ``max_levels`` levels, Miller-Madow bias-corrected), re-rooted at its centre so that
+        its depth (the number of sequential steps) is smallest. Stores ``parent``."""
+        G = self.n_groups
+        if G < 2 or numerical.shape[0] < 2:
+            return
+        idx = self.evidence(numerical, codes)  # (n, V) levels; L for a free scalar
+        L = self.n_levels
+        sizes = self.mask.sum(1)
+        coarse = torch.where(sizes[None, :] > max_levels, idx * max_levels // sizes[None, :],
+                             idx).clamp(max=max_levels)
+        coarse = torch.where(idx >= L, max_levels, coarse)  # free: a level of its own
+        n, V = coarse.shape
+        B = max_levels + 1
+        # every pair's contingency table at once: one bincount over (pair, level, level)
+        pair_code = (coarse[:, :, None] * B + coarse[:, None, :]
+                     + (torch.arange(V * V, device=coarse.device) * B * B).view(V, V))
+        joint = torch.bincount(pair_code.reshape(-1), minlength=V * V * B * B)
+        joint = joint.view(V, V, B, B).to(torch.float64) / n
+        marg = torch.diagonal(joint, dim1=2, dim2=3)[torch.arange(V), torch.arange(V)]
+        outer = marg[:, None, :, None] * marg[None, :, None, :]
+        ratio = torch.where(joint > 0, joint / outer.clamp_min(1e-300), 1.0)
+        mi = (joint * torch.log(ratio)).sum((2, 3))
+        used = (marg > 0).sum(1).to(torch.float64)
+        mi = mi - (used[:, None] - 1) * (used[None, :] - 1) / (2 * n)
+        # the columns' mutual information: the largest over their variables' pairs
+        gv = self.group_of.cpu()
+        pairs = gv[:, None] * G + gv[None, :]
+        flat = torch.full((G * G,), float("-inf"), dtype=torch.float64)
+        flat = flat.scatter_reduce(0, pairs.reshape(-1), mi.cpu().reshape(-1), reduce="amax")
+        gmi = flat.view(G, G)
+        self.parent.copy_(_maximum_spanning_tree(gmi).to(self.parent.device))
+
+    def _levels(self):
+        """The nodes of each depth, from the root's (0) down."""
+        parent = self.parent.tolist()
+        depth = [0] * len(parent)
+        for g in range(len(parent)):
+            d, p = 0, parent[g]
+            while p >= 0:
+                d, p = d + 1, parent[p]
+            depth[g] = d
+        levels = [[] for _ in range(max(depth) + 1)]
+        for g, d in enumerate(depth):
+            levels[d].append(g)
+        device = self.parent.device
+        return [torch.tensor(level, dtype=torch.long, device=device) for level in levels]
+
+    # ------------------------------------------------------------ likelihood
+    def _node_terms(self, idx, log_leaves):
+        """Each column's leaves summed per latent state: ``(n, G, K)``."""
+        zero = log_leaves.new_zeros(self.k1, self.n_groups, 1)
+        return self._group_terms(idx, log_leaves, zero)[..., 0].transpose(1, 2)
+
+    def _upward(self, terms, log_trans):
+        """Upward messages: each node's belief ``terms + messages of its children``
+        ``(n, G, K)`` over its own state."""
+        levels = self._levels()
+        incoming = torch.zeros_like(terms)
+        beliefs = [None] * len(levels)
+        trans = log_trans.exp()
+        for d in range(len(levels) - 1, -1, -1):
+            nodes = levels[d]
+            belief = terms[:, nodes] + incoming[:, nodes]
+            beliefs[d] = belief
+            if d == 0:
+                break
+            # message to the parent: log sum_c p(c | p) exp(belief_c), as a matrix product
+            top = belief.amax(-1, keepdim=True)
+            top = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
+            msg = torch.einsum("nsc,spc->nsp", torch.exp(belief - top), trans[nodes])
+            msg = torch.log(msg) + top
+            incoming = incoming.index_add(1, self.parent[nodes], msg)
+        return levels, beliefs
+
+    def _log_prob_idx(self, idx, log_leaves, log_sub, log_top):
+        if idx.shape[1] == 0:
+            return idx.new_zeros(idx.shape[0], dtype=torch.float32)
+        terms = self._node_terms(idx, log_leaves)
+        _, beliefs = self._upward(terms, log_sub)
+        return torch.logsumexp(beliefs[0] + log_top, -1).sum(-1)
+
+    def _variable_posteriors(self, idx):
+        """``log p(z_g(v) = k | e)`` ``(n, V, K)``: the gradient of the log-likelihood
+        with respect to the node terms is the posterior of each node's state."""
+        # autograd also under ``torch.inference_mode`` (score_samples, impute): the inputs
+        # are cloned out of it and nothing reaches the parameters' gradients
+        with torch.inference_mode(False), torch.enable_grad():
+            idx = idx.clone()
+            log_sub, log_top = (w.detach() for w in self.log_weights())
+            terms = self._node_terms(idx, self.log_leaves().detach())
+            terms = terms.detach().requires_grad_(True)
+            _, beliefs = self._upward(terms, log_sub)
+            ll = torch.logsumexp(beliefs[0] + log_top, -1).sum()
+            (post,) = torch.autograd.grad(ll, terms)
+        return torch.log(post.clamp_min(1e-30))[:, self.group_of]
+
+    # ------------------------------------------------------------ sampling
+    @torch.no_grad()
+    def generate_conditional(self, numerical, codes, generator, tables=None, _free=False):
+        device = self.top_logits.device
+        n = numerical.shape[0] if self.n_numerical else codes.shape[0]
+        V, L = self.n_variables, self.n_levels
+        if _free:
+            idx = torch.full((n, V), L, dtype=torch.long, device=device)
+        else:
+            idx = self.evidence(numerical, codes)
+        if n == 0 or V == 0:
+            return self._views(numerical, codes, idx, None, generator, None)
+        tables = self.sampling_tables() if tables is None else tables
+        log_sub, log_top = self.log_weights()
+        state = torch.zeros(n, self.n_groups, dtype=torch.long, device=device)
+        if _free or (idx == L).all():  # the prior: no upward pass
+            levels = self._levels()
+            state[:, levels[0]] = _draw(tables["top"], generator, n=n * len(levels[0])).view(
+                n, -1)
+            for nodes in levels[1:]:
+                rows = tables["sub"][nodes[None, :], state[:, self.parent[nodes]]]  # (n, S, K)
+                state[:, nodes] = _draw(rows, generator)
+        else:
+            terms = self._node_terms(idx, self.log_leaves())
+            levels, beliefs = self._upward(terms, log_sub)
+            state[:, levels[0]] = _draw(_cdf(torch.softmax(beliefs[0] + log_top, -1)),
+                                        generator)
+            for d in range(1, len(levels)):
+                nodes = levels[d]
+                rows = log_sub[nodes[None, :], state[:, self.parent[nodes]]]  # (n, S, K)
+                state[:, nodes] = _draw(_cdf(torch.softmax(rows + beliefs[d], -1)), generator)
+        component = state[:, self.group_of]  # (n, V) in [0, K)
+        return self._views(numerical, codes, idx, component, generator, tables, free=_free)
+
+
+def _maximum_spanning_tree(weights):
+    """Parent of each node (-1 for the root) in a maximum spanning tree of the complete graph
+    with these symmetric ``(G, G)`` weights (Prim), re-rooted at its centre."""
+    G = weights.shape[0]
+    w = weights.clone()
+    w.fill_diagonal_(float("-inf"))
+    w = torch.where(torch.isfinite(w), w, torch.full_like(w, -1e300))
+    in_tree = torch.zeros(G, dtype=torch.bool)
+    in_tree[0] = True
+    best = w[0].clone()
+    link = torch.zeros(G, dtype=torch.long)
+    adjacency = [[] for _ in range(G)]
+    for _ in range(G - 1):  # set-up only, once per fit
+        cand = best.masked_fill(in_tree, float("-inf"))
+        g = int(torch.argmax(cand))
+        p = int(link[g])
+        adjacency[g].append(p)
+        adjacency[p].append(g)
+        in_tree[g] = True
+        better = w[g] > best
+        best = torch.where(better, w[g], best)
+        link = torch.where(better, torch.full_like(link, g), link)
+
+    def bfs(root):
+        parent = [-2] * G
+        parent[root] = -1
+        order, head = [root], 0
+        while head < len(order):
+            u = order[head]
+            head += 1
+            for v in adjacency[u]:
+                if parent[v] == -2:
+                    parent[v] = u
+                    order.append(v)
+        depth = [0] * G
+        for u in order[1:]:
+            depth[u] = depth[parent[u]] + 1
+        return parent, max(depth)
+
+    best_parent, best_depth = None, G + 1
+    for root in range(G):
+        parent, depth = bfs(root)
+        if depth < best_depth:
+            best_parent, best_depth = parent, depth
+    return torch.tensor(best_parent, dtype=torch.long)
 
 
 def _floored(logits, floor):
