@@ -29,7 +29,7 @@ import skmixsynth  # noqa: E402
 
 project = "skmixsynth"
 author = "skmixsynth developers"
-copyright = "skmixsynth developers"  # noqa: A001
+copyright = "skmixsynth developers"
 release = skmixsynth.__version__
 version = release
 

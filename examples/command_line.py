@@ -17,7 +17,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pandas as pd
+
+from skmixsynth import IndependentSynthesizer
 from skmixsynth.datasets import make_mixed
+from skmixsynth.metrics import column_pair_trends, detection_score
 
 folder = Path(tempfile.mkdtemp())
 
@@ -65,11 +69,6 @@ skmixsynth("evaluate", "train.csv", "synthetic.csv", "--holdout", "holdout.csv",
 # %%
 # Beside the floor and the ceiling: the same scores for independent columns
 # (:class:`~skmixsynth.IndependentSynthesizer`) and for the hold-out's real rows.
-import pandas as pd
-
-from skmixsynth import IndependentSynthesizer
-from skmixsynth.metrics import column_pair_trends, detection_score
-
 train = pd.read_csv(folder / "train.csv")
 tables = {
     "floor: independent columns": IndependentSynthesizer(random_state=0).fit(train).sample(

@@ -16,10 +16,11 @@ import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import pandas as pd
 
 from skmixsynth import IndependentSynthesizer, MixtureSynthesizer
 from skmixsynth.datasets import make_mixed
-from skmixsynth.metrics import evaluate
+from skmixsynth.metrics import column_pair_trends, detection_score, evaluate, quality_score
 from skmixsynth.plotting import plot_correlation_maintenance, plot_marginal_agreement
 
 real = make_mixed(3000, random_state=0)
@@ -40,10 +41,6 @@ print(report)
 # them on the scores that need dependencies between columns (pair trends, detection,
 # efficacy); column shapes and marginal agreement only see one column at a time, and the floor
 # is perfect there.
-import pandas as pd
-
-from skmixsynth.metrics import column_pair_trends, detection_score, quality_score
-
 names = ["quality", "column_pair_trends", "detection", "ml_efficacy_macro_f1"]
 floor_report = evaluate(train, floor, holdout=holdout, target="plan", figures=False)
 efficacy = report.tables["ml_efficacy"].set_index(["estimator", "metric"])

@@ -26,7 +26,7 @@ from sklearn.model_selection import GridSearchCV
 
 from skmixsynth import MixtureSynthesizer
 from skmixsynth.datasets import make_mixed
-from skmixsynth.metrics import get_scorer
+from skmixsynth.metrics import column_pair_trends, detection_score, get_scorer, quality_score
 
 real = make_mixed(2400, random_state=0)
 
@@ -56,8 +56,6 @@ print(results.round(3))
 # it is a perfect synthesizer. Its scores against a validation-sized fold of real rows are
 # the best any candidate can reach at this size (detection near 1, quality a little below 1
 # from sampling noise).
-from skmixsynth.metrics import column_pair_trends, detection_score, quality_score
-
 fold, perfect = real.iloc[:800], make_mixed(800, random_state=1)
 ceiling = pd.Series({
     "quality": quality_score(fold, perfect),
