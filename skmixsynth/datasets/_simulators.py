@@ -297,7 +297,7 @@ def make_mixed(n_samples=1000, *, missing_rate=0.0, random_state=None):
     ``region``       category        --              north/south/east/west with probabilities
                                                      0.35/0.25/0.25/0.15
     ``age``          int64           --              round(Normal(45, 13)) clipped to [18, 90]
-    ``education``    str [1]_        ``region``      primary/secondary/tertiary; P(tertiary)
+    ``education``    text            ``region``      primary/secondary/tertiary; P(tertiary)
                                                      is 0.40 in north and west, 0.15 in south,
                                                      0.25 in east (see ``EDUCATION_P``)
     ``income``       float64         ``education``   log-normal: log(income) ~ Normal(m, 0.3)
@@ -316,7 +316,8 @@ def make_mixed(n_samples=1000, *, missing_rate=0.0, random_state=None):
 
     So ``income`` depends on a categorical parent, ``plan`` is categorical with a numerical
     parent, ``owns_home`` and ``contact`` have a numerical parent and ``spending`` has a
-    numerical and a boolean parent. ``region`` and ``age`` are independent.
+    numerical and a boolean parent. ``region`` and ``age`` are independent. ``education``
+    has pandas' default text dtype: ``str`` on pandas 3, ``object`` on pandas 2.
 
     With ``missing_rate > 0`` each cell of ``region``, ``education``, ``contact``, ``income``
     and ``spending`` is independently set missing with that probability (missing completely
@@ -338,10 +339,6 @@ def make_mixed(n_samples=1000, *, missing_rate=0.0, random_state=None):
     X : DataFrame of shape (n_samples, 8)
         The columns above, in that order. Categorical columns declare all their levels, even
         the ones not drawn.
-
-    Notes
-    -----
-    .. [1] pandas' default text dtype: ``str`` on pandas 3, ``object`` on pandas 2.
 
     Examples
     --------

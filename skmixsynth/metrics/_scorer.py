@@ -303,27 +303,27 @@ def get_scorer_names():
 def get_scorer(scoring, *, random_state=0, **kwargs):
     """Get a synthesis scorer by name.
 
-    ====================================  ====================================================
-    name                                  metric (scored against ``X``)
-    ====================================  ====================================================
-    ``"quality"``                         :func:`quality_score`
-    ``"column_shapes"``                   :func:`column_shapes`
-    ``"column_pair_trends"``              :func:`column_pair_trends`
-    ``"marginal_agreement"``              :func:`marginal_agreement_score`
-    ``"detection"``                       :func:`detection_score`
-    ``"neg_correlation_maintenance_gap"`` ``-`` :func:`correlation_maintenance_gap`, ``X``
-                                          split in a training half and a hold-out half
-    ``"neg_exact_copy_rate"``             ``-`` :func:`exact_copy_rate` of the samples in
-                                          ``X`` (see the privacy note of
-                                          :func:`make_synthesis_scorer`)
-    ``"neg_rare_value_copy_rate"``        ``-`` :func:`rare_value_copy_rate`: samples
-                                          carrying a value held by fewer than
-                                          ``min_count=5`` rows of ``X`` (an identifier, a
-                                          rare category), same note
-    ``"ml_efficacy_macro_f1"``            :func:`ml_efficacy` with ``X`` as test set;
-    ``"ml_efficacy_weighted_f1"``         needs ``target=...``
+    ======================================  ====================================================
+    name                                    metric (scored against ``X``)
+    ======================================  ====================================================
+    ``"quality"``                           :func:`quality_score`
+    ``"column_shapes"``                     :func:`column_shapes`
+    ``"column_pair_trends"``                :func:`column_pair_trends`
+    ``"marginal_agreement"``                :func:`marginal_agreement_score`
+    ``"detection"``                         :func:`detection_score`
+    ``"neg_correlation_maintenance_gap"``   ``-`` :func:`correlation_maintenance_gap`, ``X``
+                                            split in a training half and a hold-out half
+    ``"neg_exact_copy_rate"``               ``-`` :func:`exact_copy_rate` of the samples in
+                                            ``X`` (see the privacy note of
+                                            :func:`make_synthesis_scorer`)
+    ``"neg_rare_value_copy_rate"``          ``-`` :func:`rare_value_copy_rate`: samples
+                                            carrying a value held by fewer than
+                                            ``min_count=5`` rows of ``X`` (an identifier, a
+                                            rare category), same note
+    ``"ml_efficacy_macro_f1"``              :func:`ml_efficacy` with ``X`` as test set;
+    ``"ml_efficacy_weighted_f1"``           needs ``target=...``
     ``"ml_efficacy_r2"``
-    ====================================  ====================================================
+    ======================================  ====================================================
 
     Parameters
     ----------
