@@ -16,12 +16,14 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from ._arrow import is_stream
 from ._compat import Interval, StrOptions
 from ._conditions import sample_conditional
 from ._persistence import load_model, save_model
 from ._sampling import MAX_SEED, check_n_samples, generate_frame, sampling_rng
-from ._training import train
+from ._training import fit_scaled, train
 from ._validation import check_frame
+from .distributed import _wanted as _wants_data_parallel
 from .encoding import MixedTypeEncoder
 from .nn._core import TensorBatches, resolve_device, seeded_build, seeded_generator
 
@@ -97,6 +99,15 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
     _condition_min_draws = 10_000
     #: ... at most this many in one round (memory)
     _condition_round_size = 1_000_000
+    #: how ``fit`` encodes a streamed table (Parquet): ``"onehot"`` (``encoder.transform``,
+    #: the default batch source's view), ``"columns"`` (``transform_columns``, a
+    #: ``ColumnBatches`` model), or None when the model needs the whole table in memory ...
+    _stream_view = "onehot"
+    #: ... and then, why (quoted by the error)
+    _stream_refusal = ""
+    #: whether the model trains data-parallel under ``torch.distributed`` (gradients averaged
+    #: over the processes); otherwise every process fits the whole table (skmixsynth.distributed)
+    _data_parallel = False
 
     _parameter_constraints: dict = {
         "epochs": [Interval(numbers.Integral, 0, None, closed="left")],
@@ -203,8 +214,12 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
 
         Parameters
         ----------
-        X : DataFrame or 2-D array-like of shape (n_samples, n_features)
-            The training table; never modified. Missing values are allowed.
+        X : DataFrame, 2-D array-like, path, pyarrow.dataset.Dataset or ParquetStream
+            The training table; never modified. Missing values are allowed. A Parquet file
+            or folder (``str`` or path-like) or a ``pyarrow`` dataset is read in record
+            batches and never held whole: the encoder is fitted in one pass, and each epoch
+            reads the row groups in a random order and shuffles within a buffer
+            (:class:`~skmixsynth.ParquetStream` documents it, and sets the buffer).
         y : None
             Ignored; present so the synthesizer fits in scikit-learn pipelines and searches.
 
@@ -212,8 +227,15 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
         -------
         self : object
             The fitted synthesizer.
+
+        Notes
+        -----
+        Inside a ``torch.distributed`` process group of several processes (``torchrun``),
+        ``fit`` trains data-parallel: see :mod:`skmixsynth.distributed`.
         """
         self._validate_params()
+        if is_stream(X) or _wants_data_parallel():
+            return fit_scaled(self, X, _fit_rng(self.random_state))
         frame = check_frame(X)
         if frame.shape[0] < self._min_samples:
             raise ValueError(
