@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Progress", "fit_scaled", "train"]
+__all__ = ["Progress", "fit_scaled", "partial_train", "train"]
 
 logger = logging.getLogger("skmixsynth")
 
@@ -56,7 +56,7 @@ class Progress:
         return self.step / self.n_steps if self.n_steps else 0.0
 
 
-def train(model, source, generator, *, reduce=None):
+def train(model, source, generator, *, reduce=None, resume=False):
     """Run the training phases of ``model`` over the batches of ``source``.
 
     Fills ``model.history_`` (one record per finished epoch) and ``model.n_iter_``. On a
@@ -77,13 +77,17 @@ def train(model, source, generator, *, reduce=None):
     reduce : callable, default=None
         ``{loss: epoch mean} -> {loss: mean over the processes}`` in a data-parallel fit, so
         that every process keeps the same history and stops alike on a non-finite loss.
+    resume : bool, default=False
+        Go on from a fitted model (``partial_fit``): keep ``history_`` and ``n_iter_`` and
+        add to them; a non-finite loss or an interruption restores the model as it was.
     """
-    model.history_ = []
-    model.n_iter_ = 0
+    if not resume:
+        model.history_ = []
+        model.n_iter_ = 0
     batches_per_epoch = source.n_batches
     phases = [(name, int(n)) for name, n in model._phases(batches_per_epoch) if n > 0]
     bar = _progress_bar(sum(n for _, n in phases), model.verbose, type(model).__name__)
-    snapshot = None
+    snapshot = _cpu_snapshot(model.modules_) if resume else None
     try:
         for phase, n_epochs in phases:
             model._start_phase(phase)
@@ -126,6 +130,8 @@ def train(model, source, generator, *, reduce=None):
             model._forget_fit()
             raise
         model.modules_.load_state_dict(snapshot)
+        if not model.history_:  # resumed, and not one epoch finished
+            raise
         last = model.history_[-1]
         warnings.warn(
             f"Training interrupted; keeping the model of the last finished epoch (phase "
@@ -326,3 +332,22 @@ def _shared_batches(model, loads, world):
             f"batch_size (batch_size={model.batch_size!r}), or use fewer processes"
             + (" or smaller row groups." if least else ": one holds no rows."))
     return n_batches
+
+
+def partial_train(model, X):
+    """``partial_fit``: the first call is ``fit(X)``; a later one runs the model's phases once
+    more over ``X`` with the fitted encoder (whose layout the first chunk fixed), adding to
+    ``history_`` and ``n_iter_``. The generator of a call is seeded from the fit's seeds and
+    the number of epochs so far: the same chunks in the same order give the same model."""
+    from ._validation import check_frame
+    from .nn._core import seeded_generator
+
+    if "modules_" not in model.__dict__:
+        return model.fit(X)
+    model._validate_params()
+    frame = check_frame(X)
+    source = model._batch_source(model.encoder_, frame)
+    seed = np.random.SeedSequence([int(model._sample_seed), int(model.n_iter_)])
+    train(model, source, seeded_generator(int(seed.generate_state(1)[0]), model.device_),
+          resume=True)
+    return model

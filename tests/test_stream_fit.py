@@ -220,3 +220,42 @@ def test_bad_stream_arguments(table):
         IndependentSynthesizer().fit(ParquetStream(path, columns=["nope"]))
     with pytest.raises(TypeError, match=r"pyarrow\.dataset\.Dataset; got list"):
         _ = ParquetStream([1, 2]).n_rows
+
+
+# ------------------------------------------------------------------------------ partial_fit
+def test_partial_fit_adds_counts_to_the_first_chunks_layout():
+    table = make_mixed(900, random_state=0)
+    chunks = [table.iloc[i:i + 300] for i in range(0, 900, 300)]
+    model = IndependentSynthesizer(random_state=0)
+    for chunk in chunks:
+        model = model.partial_fit(chunk)
+    first = IndependentSynthesizer(random_state=0).fit(chunks[0])
+    assert model.encoder_.get_state() == first.encoder_.get_state()  # the first chunk's layout
+    counts = model.modules_["marginals"].disc_counts
+    expected = first.modules_["marginals"].disc_counts.clone()
+    for chunk in chunks[1:]:
+        onehot = torch.as_tensor(first.encoder_.transform(chunk))
+        marg = first.modules_["marginals"]
+        expected += (onehot[:, marg.index] * marg.mask).sum(dim=0)
+    torch.testing.assert_close(counts, expected)
+    assert model.n_iter_ == 3 and len(model.history_) == 3
+    twin = IndependentSynthesizer(random_state=0)
+    for chunk in chunks:
+        twin = twin.partial_fit(chunk)
+    assert twin.sample(100, random_state=0).equals(model.sample(100, random_state=0))
+
+
+def test_partial_fit_refuses_a_category_the_first_chunk_lacked():
+    table = make_mixed(400, random_state=0)
+    first = table[table["region"] != "north"]
+    model = IndependentSynthesizer(random_state=0).partial_fit(first)
+    with pytest.raises(ValueError, match="region"):
+        model.partial_fit(table)
+    assert model.n_iter_ == 1  # the refused chunk changed nothing
+
+
+@pytest.mark.parametrize("model", [MixGANSynthesizer(), GTCoderSynthesizer(),
+                                   MixtureSynthesizer()])
+def test_partial_fit_only_where_it_makes_sense(model):
+    assert not hasattr(model, "partial_fit")
+    assert hasattr(IndependentSynthesizer(), "partial_fit")
