@@ -346,6 +346,11 @@ def partial_train(model, X):
         return model.fit(X)
     model._validate_params()
     frame = check_frame(X)
+    if frame.shape[1] != model.n_features_in_:
+        raise ValueError(
+            f"X has {frame.shape[1]} features, but {type(model).__name__} is expecting "
+            f"{model.n_features_in_} features as input (the columns of the first partial_fit "
+            "chunk).")
     source = model._batch_source(model.encoder_, frame)
     seed = np.random.SeedSequence([int(model._sample_seed), int(model.n_iter_)])
     train(model, source, seeded_generator(int(seed.generate_state(1)[0]), model.device_),
