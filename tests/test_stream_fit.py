@@ -259,3 +259,52 @@ def test_partial_fit_refuses_a_category_the_first_chunk_lacked():
 def test_partial_fit_only_where_it_makes_sense(model):
     assert not hasattr(model, "partial_fit")
     assert hasattr(IndependentSynthesizer(), "partial_fit")
+
+
+# ------------------------------------------------------------------------------ benchmark
+def _run_benchmark(tmp_path, *args):
+    import json
+
+    from benchmarks import stream_fit
+
+    path = stream_fit.main(["--quick", "--out", str(tmp_path), *args])
+    return json.loads(path.read_text())
+
+
+@pytest.mark.slow
+def test_stream_benchmark_big_at_a_tiny_size(tmp_path):
+    doc = _run_benchmark(tmp_path, "--measures", "big", "--rows", "3000", "--chunk-rows",
+                         "1000", "--buffer-rows", "800")
+    assert doc["kind"] == "stream" and doc["complete"]
+    (record,) = doc["records"]
+    assert record["status"] == "ok", record.get("error")
+    assert (record["n_rows"], record["n_columns"]) == (3000, 30)
+    assert record["epochs"] == [["autoencoder", 0], ["gan", 0]]
+    assert 0 < record["peak_rss_before_fit_mb"] <= record["peak_rss_mb"]
+    assert record["train_rows_per_second"] > 0
+    assert not list(tmp_path.rglob("*.parquet"))  # the scratch data is removed
+
+
+@pytest.mark.slow
+@pytest.mark.datasets
+def test_stream_benchmark_adult_at_a_tiny_size(tmp_path, data_home):
+    doc = _run_benchmark(tmp_path, "--measures", "adult", "--data-home", str(data_home),
+                         "--adult-rows", "600", "--adult-param", "ae_epochs=1",
+                         "--adult-param", "epochs=1")
+    records = {r["source"]: r for r in doc["records"]}
+    assert set(records) == {"parquet", "memory"}
+    for record in records.values():
+        assert record["status"] == "ok", record.get("error")
+        assert 0 <= record["metrics"]["quality"] <= 1
+        assert record["n_rows"] == 480  # 80 % of the 600 rows
+
+
+def test_benchmark_table_is_written_in_chunks(tmp_path):
+    from benchmarks.stream_fit import N_COLUMNS, make_chunk, write_big
+
+    path = tmp_path / "big.parquet"
+    write_big(path, 2500, 1000, seed=0)
+    meta = pa.parquet.ParquetFile(path).metadata
+    assert (meta.num_rows, meta.num_columns, meta.num_row_groups) == (2500, N_COLUMNS, 3)
+    first = pd.read_parquet(path).iloc[:1000].reset_index(drop=True)
+    pd.testing.assert_frame_equal(first, make_chunk(1000, 0), check_categorical=False)

@@ -162,8 +162,9 @@ class TensorBatches:
     """A batch source over an encoded matrix held as one tensor.
 
     The training loop only asks a batch source for ``iter_epoch(generator)``, ``n_rows`` and
-    ``n_batches``;
-    a Parquet stream or a DistributedDataParallel shard can stand in for this class later.
+    ``n_batches``; a Parquet stream (``skmixsynth._arrow.StreamBatches``) stands in for it in
+    ``fit(path)``, and a data-parallel fit sets ``n_batches`` on each process's shard so that
+    every process takes the same number of steps.
 
     Each epoch draws a permutation from ``generator`` and cuts it into ``ceil(n / batch_size)``
     batches of nearly equal size, so no tiny last batch reaches a batch-norm layer.
