@@ -223,7 +223,7 @@ def fit_scaled(model, X, rng):
         encoder_seed = int(rng.randint(MAX_SEED))
         seeds = [int(init_seed), int(train_seed), int(sample_seed), encoder_seed]
         if context is not None:
-            seeds = context.broadcast_object(seeds)
+            seeds = context.broadcast_object(seeds, device)
             if not model._data_parallel:
                 ddp._warn_local(model, context)
                 context = None  # every rank fits the whole table from the shared seeds
@@ -233,7 +233,8 @@ def fit_scaled(model, X, rng):
         if context is None or context.rank == 0:
             encoder = encoder.fit(frame) if stream is None else stream.fit_encoder(encoder)
         if context is not None:
-            state = context.broadcast_object(encoder.get_state() if context.rank == 0 else None)
+            state = context.broadcast_object(
+                encoder.get_state() if context.rank == 0 else None, device)
             if context.rank != 0:
                 encoder = type(encoder).from_state(state)
         model._set_encoder(encoder)

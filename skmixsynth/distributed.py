@@ -127,12 +127,15 @@ class _Context:
         self.backend = dist.get_backend(group)
 
     def comm_device(self, device):
-        """Where collectives' tensors live: the model's CUDA device for NCCL, else the CPU."""
+        """Where collectives' tensors live: the model's CUDA device for NCCL, else the CPU
+        (gloo; a group with both backends sends CPU tensors through gloo)."""
         return device if self.backend == "nccl" else torch.device("cpu")
 
-    def broadcast_object(self, obj):
+    def broadcast_object(self, obj, device):
+        """Rank 0's ``obj`` on every rank (pickled; through ``device`` for NCCL)."""
         box = [obj if self.rank == 0 else None]
-        torch.distributed.broadcast_object_list(box, src=self.src, group=self.group)
+        torch.distributed.broadcast_object_list(box, src=self.src, group=self.group,
+                                                device=self.comm_device(device))
         return box[0]
 
     def broadcast_tensors(self, tensors, device):

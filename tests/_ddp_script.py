@@ -29,6 +29,12 @@ CASES = [
 ]
 
 
+def auto_model():
+    return MixGANSynthesizer(ae_epochs=1, epochs=1, batch_size=100, encoder_dims=(8,),
+                             decoder_dims=(8,), generator_dims=(8,), discriminator_dims=(8,),
+                             random_state=0)
+
+
 def data(folder):
     frame = make_mixed(N_ROWS, random_state=0)
     path = os.path.join(folder, "train.parquet")
@@ -61,9 +67,13 @@ def main(out):
     for name, make, kind in CASES:
         model = make().fit(frame if kind == "frame" else ParquetStream(path, buffer_rows=200))
         results[name] = summary(model, frame)
+    dist.destroy_process_group()
+    # no process group now: fit initialises one from torchrun's environment, and destroys it
+    model = auto_model().fit(frame)
+    results["auto"] = {"parameters": digest(model.modules_.parameters()),
+                       "initialized_after": dist.is_initialized()}
     with open(os.path.join(out, f"rank{rank}.json"), "w") as f:
         json.dump(results, f, default=str)
-    dist.destroy_process_group()
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from _ddp_script import CASES, data, digest, summary
+from _ddp_script import CASES, auto_model, data, digest, summary
 
 from skmixsynth import IndependentSynthesizer, MixGANSynthesizer, ParquetStream
 from skmixsynth.datasets import make_mixed
@@ -108,3 +108,13 @@ def test_single_process_group_is_local(tmp_path):
         torch.distributed.destroy_process_group()
     np.testing.assert_array_equal(model.sample(20, random_state=0).to_numpy(),
                                   ref.sample(20, random_state=0).to_numpy())
+
+
+@pytest.mark.slow
+def test_fit_initialises_the_group_from_torchrun_env(ddp_run):
+    ranks, _ = ddp_run
+    a, b = ranks[0]["auto"], ranks[1]["auto"]
+    assert a["parameters"] == b["parameters"]
+    assert not a["initialized_after"] and not b["initialized_after"]  # destroyed again
+    local = auto_model().fit(make_mixed(600, random_state=0))
+    assert a["parameters"] != digest(local.modules_.parameters())  # trained on shards
