@@ -179,7 +179,10 @@ class ParquetStream:
                 if name.lower().endswith(_PARQUET_SUFFIXES))
             if not files:
                 raise ValueError(f"The folder {path!r} holds no Parquet file (*.parquet, *.pq).")
-            return ds.dataset(files, format="parquet", partitioning=None)
+            # hive partitions (``key=value`` folders, as pandas, pyarrow and Spark write
+            # them) become columns; files of other formats are left out
+            return ds.dataset(files, format="parquet", partitioning="hive",
+                              partition_base_dir=path)
         if not os.path.exists(path):
             raise ValueError(f"No such file or folder: {path!r}.")
         if not path.lower().endswith(_PARQUET_SUFFIXES):

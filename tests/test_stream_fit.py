@@ -308,3 +308,12 @@ def test_benchmark_table_is_written_in_chunks(tmp_path):
     assert (meta.num_rows, meta.num_columns, meta.num_row_groups) == (2500, N_COLUMNS, 3)
     first = pd.read_parquet(path).iloc[:1000].reset_index(drop=True)
     pd.testing.assert_frame_equal(first, make_chunk(1000, 0), check_categorical=False)
+
+
+def test_hive_partitions_of_a_folder_are_columns(tmp_path):
+    frame = make_mixed(400, random_state=0)
+    frame.to_parquet(tmp_path / "table", partition_cols=["region"])
+    (tmp_path / "table" / "README.txt").write_text("not a Parquet file: left out")
+    model = IndependentSynthesizer(random_state=0).fit(tmp_path / "table")
+    assert sorted(model.feature_names_in_) == sorted(frame.columns)
+    assert set(model.sample(200, random_state=0)["region"]) == set(frame["region"])
