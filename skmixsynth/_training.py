@@ -213,53 +213,49 @@ def fit_scaled(model, X, rng):
         raise ValueError(f"{name} needs at least {model._min_samples} rows to fit; {stream!r} "
                          f"has n_samples={stream.n_rows}.")
     device = resolve_device(model.device)
-    context = opened = ddp._context(device.type)
-    try:
-        if context is not None:
-            device = ddp._local_device(device)
-        model.device_ = device
-        model.__dict__.pop("_sample_rng", None)  # a refit starts the sampling stream afresh
-        init_seed, train_seed, sample_seed = rng.randint(MAX_SEED, size=3)
-        encoder_seed = int(rng.randint(MAX_SEED))
-        seeds = [int(init_seed), int(train_seed), int(sample_seed), encoder_seed]
-        if context is not None:
-            seeds = context.broadcast_object(seeds, device)
-            if not model._data_parallel:
-                ddp._warn_local(model, context)
-                context = None  # every rank fits the whole table from the shared seeds
-        init_seed, train_seed, model._sample_seed, encoder_seed = seeds
+    context = ddp._context(device.type)
+    if context is not None:
+        device = ddp._local_device(device)
+    model.device_ = device
+    model.__dict__.pop("_sample_rng", None)  # a refit starts the sampling stream afresh
+    init_seed, train_seed, sample_seed = rng.randint(MAX_SEED, size=3)
+    encoder_seed = int(rng.randint(MAX_SEED))
+    seeds = [int(init_seed), int(train_seed), int(sample_seed), encoder_seed]
+    if context is not None:
+        seeds = context.broadcast_object(seeds, device)
+        if not model._data_parallel:
+            ddp._warn_local(model, context)
+            context = None  # every rank fits the whole table from the shared seeds
+    init_seed, train_seed, model._sample_seed, encoder_seed = seeds
 
-        encoder = model._make_encoder().set_params(random_state=encoder_seed)
-        if context is None or context.rank == 0:
-            encoder = encoder.fit(frame) if stream is None else stream.fit_encoder(encoder)
-        if context is not None:
-            state = context.broadcast_object(
-                encoder.get_state() if context.rank == 0 else None, device)
-            if context.rank != 0:
-                encoder = type(encoder).from_state(state)
-        model._set_encoder(encoder)
-        model.modules_ = model._make_modules(init_seed)
-        if context is None:
-            source = _source(model, frame, stream, train_seed, None)
-            train(model, source, seeded_generator(train_seed, device))
-            return model
-        modules = model.modules_
-        context.broadcast_tensors([*modules.parameters(), *modules.buffers()], device)
-        source = _source(model, frame, stream, train_seed, context)
-        rank_seed = np.random.SeedSequence([train_seed, context.rank]).generate_state(1)[0]
-        averager = ddp._GradientAverager(context, modules, device)
-        try:
-            train(model, source, seeded_generator(int(rank_seed), device),
-                  reduce=lambda means: _mean_over_ranks(means, context, device))
-        finally:
-            averager.remove()
-        if "modules_" in model.__dict__:
-            # batch-norm statistics and other non-gradient state: rank 0's
-            context.broadcast_tensors(model.modules_.buffers(), device)
+    encoder = model._make_encoder().set_params(random_state=encoder_seed)
+    if context is None or context.rank == 0:
+        encoder = encoder.fit(frame) if stream is None else stream.fit_encoder(encoder)
+    if context is not None:
+        state = context.broadcast_object(
+            encoder.get_state() if context.rank == 0 else None, device)
+        if context.rank != 0:
+            encoder = type(encoder).from_state(state)
+    model._set_encoder(encoder)
+    model.modules_ = model._make_modules(init_seed)
+    if context is None:
+        source = _source(model, frame, stream, train_seed, None)
+        train(model, source, seeded_generator(train_seed, device))
         return model
+    modules = model.modules_
+    context.broadcast_tensors([*modules.parameters(), *modules.buffers()], device)
+    source = _source(model, frame, stream, train_seed, context)
+    rank_seed = np.random.SeedSequence([train_seed, context.rank]).generate_state(1)[0]
+    averager = ddp._GradientAverager(context, modules, device)
+    try:
+        train(model, source, seeded_generator(int(rank_seed), device),
+              reduce=lambda means: _mean_over_ranks(means, context, device))
     finally:
-        if opened is not None:
-            opened.close()
+        averager.remove()
+    if "modules_" in model.__dict__:
+        # batch-norm statistics and other non-gradient state: rank 0's
+        context.broadcast_tensors(model.modules_.buffers(), device)
+    return model
 
 
 def _mean_over_ranks(means, context, device):

@@ -56,8 +56,9 @@ def data_parallel(enabled=True, *, group=None):
     By default (outside any block) ``fit`` trains data-parallel when ``torch.distributed``
     has an initialised default process group of more than one process, or when ``torchrun``'s
     environment (``WORLD_SIZE`` > 1, ``RANK``, ``MASTER_ADDR``) is set without one, in which
-    case ``fit`` initialises the group itself (``nccl`` for a CUDA model, ``gloo``
-    otherwise) and destroys it when it returns.
+    case ``fit`` initialises the default group itself (``nccl`` for a CUDA model, ``gloo``
+    otherwise) and leaves it initialised for the process's later fits (a default group
+    destroyed and initialised again on the same rendezvous store can hang).
 
     Parameters
     ----------
@@ -117,10 +118,9 @@ def _torchrun_env():
 class _Context:
     """The process group of one data-parallel fit: rank, world size, collectives."""
 
-    def __init__(self, group, *, owned):
+    def __init__(self, group):
         dist = torch.distributed
         self.group = group
-        self.owned = owned
         self.rank = dist.get_rank(group)
         self.world = dist.get_world_size(group)
         self.src = dist.get_global_rank(group, 0) if group is not None else 0
@@ -163,10 +163,6 @@ class _Context:
         torch.distributed.all_reduce(flat, group=self.group)
         return flat / self.world
 
-    def close(self):
-        if self.owned:
-            torch.distributed.destroy_process_group()
-
 
 def _context(device_type):
     """The ``_Context`` of a data-parallel fit, or None for a local one."""
@@ -177,13 +173,13 @@ def _context(device_type):
     if dist is None:
         return None
     if choice is not None:  # an explicit group
-        return _Context(choice, owned=False) if dist.get_world_size(choice) > 1 else None
+        return _Context(choice) if dist.get_world_size(choice) > 1 else None
     if dist.is_initialized():
-        return _Context(None, owned=False) if dist.get_world_size() > 1 else None
+        return _Context(None) if dist.get_world_size() > 1 else None
     if _torchrun_env():
         backend = "nccl" if device_type == "cuda" else "gloo"
         dist.init_process_group(backend=backend)
-        return _Context(None, owned=True)
+        return _Context(None)
     return None
 
 

@@ -1,6 +1,7 @@
 """Run by tests/test_ddp.py on every process of ``torchrun --nproc-per-node=2`` (gloo, CPU).
 
-Each rank fits the models of ``CASES`` data-parallel on the same inputs and writes what the
+The first fit initialises the process group from torchrun's environment; then each rank fits
+the models of ``CASES`` data-parallel on the same inputs and writes what the
 test compares to ``OUT/rank<r>.json``: digests of its parameters and buffers, the encoder
 state, sampled rows, the quality score and the history. Not a test module (leading underscore).
 """
@@ -9,11 +10,17 @@ import hashlib
 import json
 import os
 import sys
+import warnings
 
 import torch
 import torch.distributed as dist
 
-from skmixsynth import GTCoderSynthesizer, MixGANSynthesizer, ParquetStream
+from skmixsynth import (
+    GTCoderSynthesizer,
+    IndependentSynthesizer,
+    MixGANSynthesizer,
+    ParquetStream,
+)
 from skmixsynth.datasets import make_mixed
 
 N_ROWS = 600
@@ -60,20 +67,27 @@ def summary(model, frame):
 
 
 def main(out):
-    dist.init_process_group("gloo")
-    rank = dist.get_rank()
     frame, path = data(out)
-    results = {"world": dist.get_world_size()}
+    # no process group yet: fit initialises one from torchrun's environment and keeps it
+    model = auto_model().fit(frame)
+    results = {"auto": {"parameters": digest(model.modules_.parameters()),
+                        "initialized_after": dist.is_initialized()}}
+    rank = dist.get_rank()
+    results["world"] = dist.get_world_size()
     for name, make, kind in CASES:
         model = make().fit(frame if kind == "frame" else ParquetStream(path, buffer_rows=200))
         results[name] = summary(model, frame)
-    dist.destroy_process_group()
-    # no process group now: fit initialises one from torchrun's environment, and destroys it
-    model = auto_model().fit(frame)
-    results["auto"] = {"parameters": digest(model.modules_.parameters()),
-                       "initialized_after": dist.is_initialized()}
+    # no gradient path: every rank fits the whole table from rank 0's seeds (random_state=None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = IndependentSynthesizer().fit(frame)
+    results["independent"] = {
+        "sample": model.sample(50, random_state=1).astype(str).to_dict("list"),
+        "warned": [str(w.message) for w in caught if "does not train data-parallel" in str(
+            w.message)]}
     with open(os.path.join(out, f"rank{rank}.json"), "w") as f:
         json.dump(results, f, default=str)
+    dist.destroy_process_group()
 
 
 if __name__ == "__main__":

@@ -115,6 +115,14 @@ def test_fit_initialises_the_group_from_torchrun_env(ddp_run):
     ranks, _ = ddp_run
     a, b = ranks[0]["auto"], ranks[1]["auto"]
     assert a["parameters"] == b["parameters"]
-    assert not a["initialized_after"] and not b["initialized_after"]  # destroyed again
+    assert a["initialized_after"] and b["initialized_after"]  # kept for the later fits
     local = auto_model().fit(make_mixed(600, random_state=0))
     assert a["parameters"] != digest(local.modules_.parameters())  # trained on shards
+
+
+@pytest.mark.slow
+def test_models_without_gradients_fit_whole_table_on_every_rank(ddp_run):
+    ranks, _ = ddp_run
+    a, b = ranks[0]["independent"], ranks[1]["independent"]
+    assert a["sample"] == b["sample"]  # the same seeds from rank 0, though random_state=None
+    assert len(a["warned"]) == 1 and not b["warned"]  # rank 0 says so, once
