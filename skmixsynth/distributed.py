@@ -259,6 +259,6 @@ def _warn_local(model, context):
     if context.rank == 0:
         warnings.warn(
             f"{type(model).__name__} does not train data-parallel (no gradient path to "
-            "average): every one of the {} processes fits the whole table from the shared "
-            "seeds, so they agree but none is faster.".format(context.world),
+            f"average): every one of the {context.world} processes fits the whole table from "
+            "the shared seeds, so they agree but none is faster.",
             UserWarning, stacklevel=4)
