@@ -198,6 +198,8 @@ def fit_scaled(model, X, rng):
 
     name = type(model).__name__
     stream = as_stream(X) if is_stream(X) else None
+    if stream is not None:
+        stream._opened = None  # read the files' metadata afresh: they may have changed
     frame = None
     if stream is None:
         frame = check_frame(X)

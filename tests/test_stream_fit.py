@@ -317,3 +317,22 @@ def test_hive_partitions_of_a_folder_are_columns(tmp_path):
     model = IndependentSynthesizer(random_state=0).fit(tmp_path / "table")
     assert sorted(model.feature_names_in_) == sorted(frame.columns)
     assert set(model.sample(200, random_state=0)["region"]) == set(frame["region"])
+
+
+def test_a_stream_fitted_model_saves_and_loads(table, tmp_path):
+    import skmixsynth
+
+    _, path, _ = table
+    model = MixGANSynthesizer(**TINY_GAN).fit(path)
+    twin = skmixsynth.load(model.save(tmp_path / "model.pt"))
+    assert twin.sample(30, random_state=0).equals(model.sample(30, random_state=0))
+
+
+def test_a_stream_object_rereads_files_that_changed(tmp_path):
+    path = tmp_path / "t.parquet"
+    make_mixed(100, random_state=0).to_parquet(path)
+    stream = ParquetStream(path)
+    IndependentSynthesizer(random_state=0).fit(stream)
+    make_mixed(300, random_state=1).to_parquet(path)
+    model = IndependentSynthesizer(random_state=0).fit(stream)
+    assert int(model.modules_["marginals"].num_counts[0].sum()) == 300
