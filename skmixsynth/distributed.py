@@ -64,9 +64,11 @@ def data_parallel(enabled=True, *, group=None):
     ----------
     enabled : bool, default=True
         ``False``: every process fits on its own (no communication), whatever the
-        environment.
+        environment. ``True``: as outside a block, or over ``group``.
     group : torch.distributed.ProcessGroup, default=None
-        The group to train over (the default group when ``None``).
+        A group to train over (made with ``torch.distributed.new_group``, for instance to
+        fit several models side by side on subsets of the processes); only its members may
+        call ``fit`` inside the block. ``None``: the default group, detected as above.
 
     Examples
     --------
