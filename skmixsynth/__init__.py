@@ -1,5 +1,6 @@
 """skmixsynth: scikit-learn-compatible synthesizers for mixed-type tabular data."""
 
+from ._arrow import ParquetStream
 from ._columns import CategoricalColumn, DatetimeColumn, NumericalColumn
 from ._layout import Layout, Span
 from .base import BaseSynthesizer, load
@@ -22,6 +23,7 @@ __all__ = [
     "MixedTypeEncoder",
     "MixtureSynthesizer",
     "NumericalColumn",
+    "ParquetStream",
     "Span",
     "__version__",
     "load",

@@ -7,13 +7,14 @@ Pure plumbing around the model's hooks (``_phases``, ``_start_phase``, ``_train_
 from __future__ import annotations
 
 import logging
+import math
 import time
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Progress", "train"]
+__all__ = ["Progress", "fit_scaled", "partial_train", "train"]
 
 logger = logging.getLogger("skmixsynth")
 
@@ -55,7 +56,7 @@ class Progress:
         return self.step / self.n_steps if self.n_steps else 0.0
 
 
-def train(model, source, generator):
+def train(model, source, generator, *, reduce=None, resume=False):
     """Run the training phases of ``model`` over the batches of ``source``.
 
     Fills ``model.history_`` (one record per finished epoch) and ``model.n_iter_``. On a
@@ -73,13 +74,20 @@ def train(model, source, generator):
         ``iter_epoch(generator)``, ``n_rows``, ``n_batches``.
     generator : torch.Generator
         The training generator, on ``model.device_``.
+    reduce : callable, default=None
+        ``{loss: epoch mean} -> {loss: mean over the processes}`` in a data-parallel fit, so
+        that every process keeps the same history and stops alike on a non-finite loss.
+    resume : bool, default=False
+        Go on from a fitted model (``partial_fit``): keep ``history_`` and ``n_iter_`` and
+        add to them; a non-finite loss or an interruption restores the model as it was.
     """
-    model.history_ = []
-    model.n_iter_ = 0
+    if not resume:
+        model.history_ = []
+        model.n_iter_ = 0
     batches_per_epoch = source.n_batches
     phases = [(name, int(n)) for name, n in model._phases(batches_per_epoch) if n > 0]
     bar = _progress_bar(sum(n for _, n in phases), model.verbose, type(model).__name__)
-    snapshot = None
+    snapshot = _cpu_snapshot(model.modules_) if resume else None
     try:
         for phase, n_epochs in phases:
             model._start_phase(phase)
@@ -96,7 +104,8 @@ def train(model, source, generator):
                         sums[key] = sums.get(key, 0.0) + value.detach()
                     n_batches += 1
                 record = {"phase": phase, "epoch": epoch}
-                record.update({k: float(v) / n_batches for k, v in sums.items()})
+                means = {k: float(v) / n_batches for k, v in sums.items()}
+                record.update(means if reduce is None else reduce(means))
                 bad = {k: v for k, v in record.items()
                        if isinstance(v, float) and not np.isfinite(v)}
                 if bad:
@@ -121,6 +130,8 @@ def train(model, source, generator):
             model._forget_fit()
             raise
         model.modules_.load_state_dict(snapshot)
+        if not model.history_:  # resumed, and not one epoch finished
+            raise
         last = model.history_[-1]
         warnings.warn(
             f"Training interrupted; keeping the model of the last finished epoch (phase "
@@ -166,3 +177,181 @@ def _report(bar, record, verbose):
             ", ".join(f"{k}={v:.4f}" for k, v in losses.items()),
             record["seconds"],
         )
+
+
+# ------------------------------------------------------------------------------------------
+# fit from a stream, or data-parallel: BaseSynthesizer.fit hands over here
+def fit_scaled(model, X, rng):
+    """``fit`` for a table on disk (a :class:`~skmixsynth.ParquetStream`, a Parquet path, a
+    ``pyarrow`` dataset) and/or inside a process group (``skmixsynth.distributed``).
+
+    The steps of ``BaseSynthesizer.fit``, with the same seeds drawn from ``rng`` in the same
+    order: the encoder is fitted in one pass over a stream (on rank 0 only in a data-parallel
+    fit, its state broadcast), the modules are built, and the epochs iterate over a
+    :class:`~skmixsynth._arrow.StreamBatches` or over this process's shard.
+    """
+    from . import distributed as ddp
+    from ._arrow import as_stream, is_stream
+    from ._sampling import MAX_SEED
+    from ._validation import check_frame
+    from .nn._core import resolve_device, seeded_generator
+
+    name = type(model).__name__
+    stream = as_stream(X) if is_stream(X) else None
+    if stream is not None:
+        stream._opened = None  # read the files' metadata afresh: they may have changed
+    frame = None
+    if stream is None:
+        frame = check_frame(X)
+        if frame.shape[0] < model._min_samples:
+            raise ValueError(
+                f"{name} needs at least {model._min_samples} rows to fit; X has "
+                f"n_samples={frame.shape[0]}.")
+    elif model._stream_view is None:
+        raise ValueError(f"{name} cannot fit from a stream (got {X!r}): "
+                         f"{model._stream_refusal} Read the table into a DataFrame (a sample "
+                         "of it if it is too large) and fit on that.")
+    elif stream.n_rows < model._min_samples:
+        raise ValueError(f"{name} needs at least {model._min_samples} rows to fit; {stream!r} "
+                         f"has n_samples={stream.n_rows}.")
+    device = resolve_device(model.device)
+    context = ddp._context(device.type)
+    if context is not None:
+        device = ddp._local_device(device)
+    model.device_ = device
+    model.__dict__.pop("_sample_rng", None)  # a refit starts the sampling stream afresh
+    init_seed, train_seed, sample_seed = rng.randint(MAX_SEED, size=3)
+    encoder_seed = int(rng.randint(MAX_SEED))
+    seeds = [int(init_seed), int(train_seed), int(sample_seed), encoder_seed]
+    if context is not None:
+        seeds = context.broadcast_object(seeds, device)
+        if not model._data_parallel:
+            ddp._warn_local(model, context)
+            context = None  # every rank fits the whole table from the shared seeds
+    init_seed, train_seed, model._sample_seed, encoder_seed = seeds
+
+    encoder = model._make_encoder().set_params(random_state=encoder_seed)
+    if context is None or context.rank == 0:
+        encoder = encoder.fit(frame) if stream is None else stream.fit_encoder(encoder)
+    if context is not None:
+        state = context.broadcast_object(
+            encoder.get_state() if context.rank == 0 else None, device)
+        if context.rank != 0:
+            encoder = type(encoder).from_state(state)
+    model._set_encoder(encoder)
+    model.modules_ = model._make_modules(init_seed)
+    if context is None:
+        source = _source(model, frame, stream, train_seed, None)
+        train(model, source, seeded_generator(train_seed, device))
+        return model
+    modules = model.modules_
+    context.broadcast_tensors([*modules.parameters(), *modules.buffers()], device)
+    source = _source(model, frame, stream, train_seed, context)
+    rank_seed = np.random.SeedSequence([train_seed, context.rank]).generate_state(1)[0]
+    averager = ddp._GradientAverager(context, modules, device)
+    try:
+        train(model, source, seeded_generator(int(rank_seed), device),
+              reduce=lambda means: _mean_over_ranks(means, context, device))
+    finally:
+        averager.remove()
+    if "modules_" in model.__dict__:
+        # batch-norm statistics and other non-gradient state: rank 0's
+        context.broadcast_tensors(model.modules_.buffers(), device)
+    return model
+
+
+def _mean_over_ranks(means, context, device):
+    import torch
+
+    keys = sorted(means)
+    values = context.mean_(torch.tensor([means[k] for k in keys], dtype=torch.float64),
+                           device).tolist()
+    averaged = dict(zip(keys, values, strict=True))
+    return {k: averaged[k] for k in means}
+
+
+def _encode_fn(model, encoder):
+    """DataFrame -> tuple of arrays in the model's batch view (see ``_stream_view``)."""
+    if model._stream_view == "columns":
+        def encode(frame):
+            numerical, codes = encoder.transform_columns(frame)
+            return (np.asarray(numerical, dtype=np.float32), np.asarray(codes, dtype=np.int64))
+    else:
+        def encode(frame):
+            return (np.asarray(encoder.transform(frame), dtype=np.float32),)
+    return encode
+
+
+def _source(model, frame, stream, train_seed, context):
+    """The batch source of this process: the whole table, or its shard in a data-parallel
+    fit (every rank the same number of batches, each of about ``batch_size / world`` rows)."""
+    from ._arrow import StreamBatches
+
+    encoder, device, batch_size = model.encoder_, model.device_, int(model.batch_size)
+    if context is None:
+        if stream is None:
+            return model._batch_source(encoder, frame)
+        return StreamBatches(stream, _encode_fn(model, encoder), batch_size, device)
+    rank, world = context.rank, context.world
+    if stream is None:
+        order = np.random.RandomState(train_seed % 2**32).permutation(frame.shape[0])
+        shards = [np.sort(order[r::world]) for r in range(world)]
+        n_batches = _shared_batches(model, [len(s) for s in shards], world)
+        source = model._batch_source(encoder, frame.iloc[shards[rank]])
+        source.n_batches = n_batches
+        return source
+    units = stream._open()[2]
+    encode = _encode_fn(model, encoder)
+    if len(units) >= world:
+        # whole row groups: the largest first, each to the process with the fewest rows
+        shares, loads = [[] for _ in range(world)], [0] * world
+        for unit in sorted(units, key=lambda u: (-u.n_rows, u.offset)):
+            r = min(range(world), key=lambda i: (loads[i], i))
+            shares[r].append(unit)
+            loads[r] += unit.n_rows
+        n_batches = _shared_batches(model, loads, world)
+        mine = sorted(shares[rank], key=lambda u: u.offset)
+        return StreamBatches(stream, encode, batch_size, device, units=mine,
+                             n_batches=n_batches)
+    n = sum(u.n_rows for u in units)  # fewer row groups than processes: every world-th row
+    loads = [len(range(r, n, world)) for r in range(world)]
+    return StreamBatches(stream, encode, batch_size, device, stride=(rank, world),
+                         n_batches=_shared_batches(model, loads, world))
+
+
+def _shared_batches(model, loads, world):
+    """Batches per epoch for every process: ``batch_size`` rows per step over all of them."""
+    least = min(loads)
+    n_batches = max(1, math.ceil(least * world / int(model.batch_size)))
+    if least < 2 * n_batches:
+        raise ValueError(
+            f"{type(model).__name__}: with {world} processes each takes batch_size / {world} "
+            f"rows per step, and the process with the fewest rows has {least} for "
+            f"{n_batches} steps per epoch; batch norm needs at least 2 rows per step. Raise "
+            f"batch_size (batch_size={model.batch_size!r}), or use fewer processes"
+            + (" or smaller row groups." if least else ": one holds no rows."))
+    return n_batches
+
+
+def partial_train(model, X):
+    """``partial_fit``: the first call is ``fit(X)``; a later one runs the model's phases once
+    more over ``X`` with the fitted encoder (whose layout the first chunk fixed), adding to
+    ``history_`` and ``n_iter_``. The generator of a call is seeded from the fit's seeds and
+    the number of epochs so far: the same chunks in the same order give the same model."""
+    from ._validation import check_frame
+    from .nn._core import seeded_generator
+
+    if "modules_" not in model.__dict__:
+        return model.fit(X)
+    model._validate_params()
+    frame = check_frame(X)
+    if frame.shape[1] != model.n_features_in_:
+        raise ValueError(
+            f"X has {frame.shape[1]} features, but {type(model).__name__} is expecting "
+            f"{model.n_features_in_} features as input (the columns of the first partial_fit "
+            "chunk).")
+    source = model._batch_source(model.encoder_, frame)
+    seed = np.random.SeedSequence([int(model._sample_seed), int(model.n_iter_)])
+    train(model, source, seeded_generator(int(seed.generate_state(1)[0]), model.device_),
+          resume=True)
+    return model

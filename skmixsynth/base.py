@@ -14,15 +14,18 @@ import pandas as pd
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from ._arrow import is_stream
 from ._compat import Interval, StrOptions
 from ._conditions import sample_conditional
 from ._persistence import load_model, save_model
 from ._sampling import MAX_SEED, check_n_samples, generate_frame, sampling_rng
 from ._scale import DEFAULT_CHUNK_ROWS, sample_to_parquet
-from ._training import train
+from ._training import fit_scaled, partial_train, train
 from ._validation import check_frame
+from .distributed import _wanted as _wants_data_parallel
 from .encoding import MixedTypeEncoder
 from .nn._core import TensorBatches, resolve_device, seeded_build, seeded_generator
 
@@ -98,6 +101,17 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
     _condition_min_draws = 10_000
     #: ... at most this many in one round (memory)
     _condition_round_size = 1_000_000
+    #: how ``fit`` encodes a streamed table (Parquet): ``"onehot"`` (``encoder.transform``,
+    #: the default batch source's view), ``"columns"`` (``transform_columns``, a
+    #: ``ColumnBatches`` model), or None when the model needs the whole table in memory ...
+    _stream_view = "onehot"
+    #: ... and then, why (quoted by the error)
+    _stream_refusal = ""
+    #: whether the model trains data-parallel under ``torch.distributed`` (gradients averaged
+    #: over the processes); otherwise every process fits the whole table (skmixsynth.distributed)
+    _data_parallel = False
+    #: whether ``partial_fit`` makes sense for the model (see ``partial_fit``)
+    _incremental = False
 
     _parameter_constraints: dict = {
         "epochs": [Interval(numbers.Integral, 0, None, closed="left")],
@@ -204,8 +218,12 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
 
         Parameters
         ----------
-        X : DataFrame or 2-D array-like of shape (n_samples, n_features)
-            The training table; never modified. Missing values are allowed.
+        X : DataFrame, 2-D array-like, path, pyarrow.dataset.Dataset or ParquetStream
+            The training table; never modified. Missing values are allowed. A Parquet file
+            or folder (``str`` or path-like) or a ``pyarrow`` dataset is read in record
+            batches and never held whole: the encoder is fitted in one pass, and each epoch
+            reads the row groups in a random order and shuffles within a buffer
+            (:class:`~skmixsynth.ParquetStream` documents it, and sets the buffer).
         y : None
             Ignored; present so the synthesizer fits in scikit-learn pipelines and searches.
 
@@ -213,8 +231,15 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
         -------
         self : object
             The fitted synthesizer.
+
+        Notes
+        -----
+        Inside a ``torch.distributed`` process group of several processes (``torchrun``),
+        ``fit`` trains data-parallel: see :mod:`skmixsynth.distributed`.
         """
         self._validate_params()
+        if is_stream(X) or _wants_data_parallel():
+            return fit_scaled(self, X, _fit_rng(self.random_state))
         frame = check_frame(X)
         if frame.shape[0] < self._min_samples:
             raise ValueError(
@@ -232,6 +257,51 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
         source = self._batch_source(self.encoder_, frame)
         train(self, source, seeded_generator(train_seed, self.device_))
         return self
+
+    @available_if(lambda self: self._incremental)
+    def partial_fit(self, X, y=None):
+        """Fit on one more chunk of the table: for models whose fit is a sum over rows.
+
+        The first call (on an unfitted model) is :meth:`fit` on the chunk: it fits the
+        encoder, whose layout is then fixed, so the first chunk must hold every category of
+        the table (a later one with an unseen category is a ``ValueError`` naming the column
+        and the values) and numerical values beyond its range are clipped to it: give a
+        representative first chunk, a random sample of the table for instance. Each later
+        call runs the model's training once more over the chunk and adds to what it learnt
+        (``history_`` and ``n_iter_`` grow by one record); the same chunks in the same order
+        give the same model.
+
+        Only :class:`~skmixsynth.IndependentSynthesizer` has it: its statistics are counts
+        that add up over chunks. The other models' training does not split into independent
+        calls (MixGAN pre-trains an autoencoder before its GAN, GTCoder fits its latent
+        sampler after training, the mixture model starts from the data and stops early on a
+        held-out slice); to train them on a table larger than memory, write it to Parquet and
+        call ``fit`` on the files (:class:`~skmixsynth.ParquetStream`), which fits the encoder
+        on the whole table in one pass first.
+
+        Parameters
+        ----------
+        X : DataFrame or 2-D array-like
+            One chunk, with the training columns; never modified.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+
+        Examples
+        --------
+        >>> from skmixsynth import IndependentSynthesizer
+        >>> from skmixsynth.datasets import make_mixed
+        >>> table = make_mixed(3000, random_state=0)
+        >>> model = IndependentSynthesizer(random_state=0)
+        >>> for start in range(0, 3000, 1000):
+        ...     model = model.partial_fit(table.iloc[start:start + 1000])
+        >>> model.n_iter_, model.sample(2, random_state=0).shape
+        (3, (2, 8))
+        """
+        return partial_train(self, X)
 
     def _set_encoder(self, encoder):
         """Set ``encoder_``, the input attributes it carries and the resolved attributes."""

@@ -254,6 +254,9 @@ class GTCoderSynthesizer(BaseSynthesizer):
     _condition_candidates = 4
     #: epochs of the ``"train"`` phase when ``epochs=None`` (before the ``min_steps`` rule)
     _default_epochs = 25
+    # fit(parquet): per-column views, as _batch_source; data-parallel under torch.distributed
+    _stream_view = "columns"
+    _data_parallel = True
 
     def __init__(
         self,

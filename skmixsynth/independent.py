@@ -120,6 +120,7 @@ class IndependentSynthesizer(BaseSynthesizer):
         self.verbose = verbose
 
     _min_samples = 1
+    _incremental = True  # counts add up over chunks: partial_fit
 
     def _build_modules(self, layout):
         return {"marginals": Marginals(layout, self.n_bins)}

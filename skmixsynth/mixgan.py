@@ -275,6 +275,7 @@ class MixGANSynthesizer(BaseSynthesizer):
 
     #: BatchNorm needs two rows per batch; below ten rows there is nothing to learn.
     _min_samples = 10
+    _data_parallel = True  # gradients averaged over torch.distributed processes
     #: rows per forward pass in ``sample``: 4096 keeps a block's activations in cache (one
     #: core, adult: 258k rows/s end to end at 4096, 235k at 2048, 230k at 16384)
     _sample_batch_size = 4096

@@ -252,6 +252,14 @@ class MixtureSynthesizer(BaseSynthesizer):
         self.verbose = verbose
 
     _min_samples = 2
+    _stream_view = None
+    _stream_refusal = (
+        "before its first step the mixture model computes statistics of the whole training "
+        "table (the held-out slice for early stopping, the distinct values of its "
+        "discrete-valued columns, the level shares behind its prior) and its stochastic EM "
+        "starts from the data; it fits adult in seconds, and a sample of a few hundred "
+        "thousand rows holds what its few hundred components can learn."
+    )
 
     # ------------------------------------------------------------------ hooks
     def _make_encoder(self):

@@ -162,8 +162,9 @@ class TensorBatches:
     """A batch source over an encoded matrix held as one tensor.
 
     The training loop only asks a batch source for ``iter_epoch(generator)``, ``n_rows`` and
-    ``n_batches``;
-    a Parquet stream or a DistributedDataParallel shard can stand in for this class later.
+    ``n_batches``; a Parquet stream (``skmixsynth._arrow.StreamBatches``) stands in for it in
+    ``fit(path)``, and a data-parallel fit sets ``n_batches`` on each process's shard so that
+    every process takes the same number of steps.
 
     Each epoch draws a permutation from ``generator`` and cuts it into ``ceil(n / batch_size)``
     batches of nearly equal size, so no tiny last batch reaches a batch-norm layer.
@@ -187,21 +188,34 @@ class TensorBatches:
         self.data = torch.as_tensor(np.asarray(data, dtype=np.float32), device=device)
         self.batch_size = int(batch_size)
         self.device = device
+        self._n_batches = None
 
     @property
     def n_rows(self):
         """Number of rows."""
         return self.data.shape[0]
 
-    @property
-    def n_batches(self):
-        """Number of batches per epoch."""
-        return max(1, math.ceil(self.n_rows / self.batch_size))
+    n_batches = property(lambda self: _n_batches(self), lambda self, n: _set_n_batches(self, n),
+                         doc="Number of batches per epoch: ``ceil(n_rows / batch_size)`` unless "
+                         "set (a data-parallel shard takes as many steps as the others).")
 
     def iter_epoch(self, generator):
         """Yield the batches of one epoch in an order drawn from ``generator``."""
         for idx in _epoch_indices(self.n_rows, self.n_batches, generator, self.data.device):
             yield self.data.index_select(0, idx)
+
+
+def _n_batches(source):
+    if source._n_batches is not None:
+        return source._n_batches
+    return max(1, math.ceil(source.n_rows / source.batch_size))
+
+
+def _set_n_batches(source, n):
+    n = int(n)
+    if not 1 <= n <= max(source.n_rows, 1):
+        raise ValueError(f"n_batches must be between 1 and the {source.n_rows} rows; got {n}.")
+    source._n_batches = n
 
 
 def _epoch_indices(n_rows, n_batches, generator, device):
@@ -255,16 +269,14 @@ class ColumnBatches:
             )
         self.batch_size = int(batch_size)
         self.device = device
+        self._n_batches = None
 
     @property
     def n_rows(self):
         """Number of rows."""
         return self.numerical.shape[0]
 
-    @property
-    def n_batches(self):
-        """Number of batches per epoch."""
-        return max(1, math.ceil(self.n_rows / self.batch_size))
+    n_batches = TensorBatches.n_batches
 
     def iter_epoch(self, generator):
         """Yield the ``(numerical, codes)`` batches of one epoch in an order drawn from
