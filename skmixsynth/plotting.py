@@ -32,9 +32,9 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from .metrics._common import check_pair, is_numeric_kind, joint_codes, numeric_values
-from .metrics._mixgan import correlation_maintenance, marginal_agreement
-from .metrics._quality import column_pair_trends_details
+from ._validation import check_tables, is_numeric_kind, joint_codes
+from ._validation import kind_values as numeric_values
+from .metrics import column_pair_trends_details, correlation_maintenance, marginal_agreement
 
 __all__ = [
     "plot_association_difference",
@@ -554,7 +554,7 @@ def plot_distributions(
     max_columns = _check_positive_int(max_columns, "max_columns")
     n_cols = _check_positive_int(n_cols, "n_cols")
     extra = [(frame, name) for name, frame in named[1:]]
-    real, others, kinds = check_pair(real, named[0][1], names=("real", named[0][0]), extra=extra)
+    real, others, kinds = check_tables(real, named[0][1], names=("real", named[0][0]), extra=extra)
     if columns is None:
         columns = list(kinds)
     else:

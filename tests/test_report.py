@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
 
 from skmixsynth.datasets import make_mixed  # noqa: E402
 from skmixsynth.metrics import (  # noqa: E402
@@ -28,7 +29,7 @@ from skmixsynth.metrics import (  # noqa: E402
     quality_score,
     rare_value_copy_rate,
 )
-from skmixsynth.metrics._report import SCORE_INFO  # noqa: E402
+from skmixsynth.report import SCORE_INFO  # noqa: E402
 
 ALWAYS = [
     "quality",
@@ -51,7 +52,8 @@ FULL = [
 
 @pytest.fixture(autouse=True)
 def _close_figures():
-    yield
+    with threadpool_limits(limits=1):
+        yield
     plt.close("all")
 
 
