@@ -11,6 +11,8 @@
   (Pearson's r or Cramér's V) changes from the real to the synthetic table.
 - :func:`plot_feature_contributions`: the GTCoder paper's Fig. 4, each feature's share of the
   [CLS] attention of a fitted :class:`~skmixsynth.GTCoderSynthesizer`.
+- :func:`plot_history`: the losses of a fit, epoch by epoch (``history_``), one panel per
+  training phase.
 
 matplotlib is an optional dependency: ``pip install "skmixsynth[plot]"``. Every function
 returns a :class:`matplotlib.figure.Figure` and never calls ``plt.show()``. New figures are
@@ -42,6 +44,7 @@ __all__ = [
     "plot_correlation_maintenance",
     "plot_distributions",
     "plot_feature_contributions",
+    "plot_history",
     "plot_marginal_agreement",
 ]
 
@@ -917,4 +920,129 @@ def plot_feature_contributions(model_or_series, X=None, *, ax=None, title=None):
     axis.set_xlabel("share of the [CLS] attention")
     _titles(fig, axes, ["contributions"], title,
             "Feature contributions to the fused representation")
+    return fig
+
+
+# ------------------------------------------------------------------------------------------
+# Training history
+
+_HISTORY_KEYS = ("phase", "epoch", "seconds")
+
+
+def plot_history(model_or_history, *, losses=None, logy=False, n_cols=3, title=None):
+    """The losses recorded in a fitted synthesizer's ``history_``, one panel per phase.
+
+    Every synthesizer appends one record per finished epoch to ``history_``: its ``phase``,
+    its ``epoch`` within the phase, the mean of each loss over the epoch, and ``seconds``.
+    Phases have their own losses and scales (MixGAN: ``autoencoder`` with ``ae_loss``,
+    ``ae_numerical``, ``ae_categorical``, then ``gan`` with ``d_loss``, ``g_loss``,
+    ``recon_loss``; GTCoder: ``train`` with ``loss``, ``kl``, ``cl``, ``re``;
+    MixtureSynthesizer: ``adam`` with the training ``nll`` and, with a validation split,
+    ``val_nll``, whose best epoch is marked), so each phase with a loss gets a panel: one line
+    per loss against the epoch (markers when the phase is short). Phases that record no loss
+    (GTCoder's ``latent``, IndependentSynthesizer's ``statistics``) are left out, and named
+    in the figure title.
+
+    Parameters
+    ----------
+    model_or_history : fitted synthesizer or list of dict
+        A model with ``history_``, or the list of records itself.
+    losses : list of str, default=None
+        The losses to draw; all of them when None.
+    logy : bool, default=False
+        Logarithmic loss axis (for positive losses that fall over decades).
+    n_cols : int, default=3
+        Panels per row.
+    title : str, default=None
+        Title of the figure; by default the model's class name.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        One Axes per phase with a loss.
+
+    Raises
+    ------
+    ValueError
+        When the history is empty or records no loss (for instance that of
+        IndependentSynthesizer, which counts rather than trains), or a name of ``losses``
+        is not in it.
+
+    Examples
+    --------
+    >>> from skmixsynth import MixtureSynthesizer
+    >>> from skmixsynth.datasets import make_mixed
+    >>> from skmixsynth.plotting import plot_history
+    >>> model = MixtureSynthesizer(n_components=4, n_subcomponents=2, epochs=3,
+    ...                            random_state=0).fit(make_mixed(300, random_state=0))
+    >>> fig = plot_history(model)
+    >>> [ax.get_title() for ax in fig.axes]
+    ['adam (3 epochs)']
+    >>> [line.get_label() for line in fig.axes[0].lines]  # doctest: +NORMALIZE_WHITESPACE
+    ['nll', 'val_nll', 'best val_nll (epoch ...)']
+    """
+    Figure = _require_matplotlib()
+    if isinstance(model_or_history, (list, tuple)):
+        history, name = list(model_or_history), "history"
+    elif hasattr(model_or_history, "history_"):
+        history, name = list(model_or_history.history_), type(model_or_history).__name__
+    else:
+        raise TypeError(
+            "model_or_history must be a fitted synthesizer (with history_) or a list of "
+            f"epoch records; got {type(model_or_history).__name__}."
+        )
+    if not history:
+        raise ValueError(f"The history of {name} is empty: nothing to plot.")
+    if not all(isinstance(record, Mapping) and "phase" in record for record in history):
+        raise ValueError("Every history record must be a dict with a 'phase' key.")
+    n_cols = _check_positive_int(n_cols, "n_cols")
+    phases = {}
+    for record in history:
+        phases.setdefault(record["phase"], []).append(record)
+    recorded = {k for record in history for k in record if k not in _HISTORY_KEYS}
+    if losses is not None:
+        losses = [losses] if isinstance(losses, str) else list(losses)
+        unknown = [k for k in losses if k not in recorded]
+        if unknown:
+            raise ValueError(f"losses {unknown} are not in the history; it records "
+                             f"{sorted(recorded)}.")
+    drawn = {}
+    for phase, records in phases.items():
+        keys = list(dict.fromkeys(k for r in records for k in r if k not in _HISTORY_KEYS))
+        keys = [k for k in keys if losses is None or k in losses]
+        if keys:
+            drawn[phase] = (records, keys)
+    if not drawn:
+        raise ValueError(
+            f"The history of {name} records no loss (phases {list(phases)}): nothing to plot."
+        )
+    n_cols = min(n_cols, len(drawn))
+    n_rows = math.ceil(len(drawn) / n_cols)
+    fig = Figure(figsize=(_PANEL_SIZE * 1.25 * n_cols, 3.4 * n_rows + 0.4), layout="constrained")
+    grid = fig.subplots(n_rows, n_cols, squeeze=False).ravel()
+    for axis in grid[len(drawn):]:
+        fig.delaxes(axis)
+    for axis, (phase, (records, keys)) in zip(grid, drawn.items(), strict=False):
+        epochs = np.array([r.get("epoch", i) for i, r in enumerate(records)], dtype=np.float64)
+        marker = "o" if len(records) <= 20 else None
+        for key in keys:
+            values = np.array([r.get(key, np.nan) for r in records], dtype=np.float64)
+            axis.plot(epochs, values, marker=marker, ms=3, lw=1.3, label=key)
+            if key == "val_nll" and np.isfinite(values).any():
+                best = int(np.nanargmin(values))
+                axis.axvline(epochs[best], ls=":", lw=1, color="0.4",
+                             label=f"best val_nll (epoch {int(epochs[best])})")
+        if logy:
+            axis.set_yscale("log")
+        axis.set_title(f"{phase} ({len(records)} epoch{'s' if len(records) != 1 else ''})",
+                       fontsize="medium")
+        axis.set_xlabel("epoch")
+        axis.set_ylabel("loss (epoch mean)")
+        axis.grid(True, lw=0.4, alpha=0.4)
+        axis.legend(fontsize="x-small", framealpha=0.85)
+    heading = name if title is None else title
+    skipped = [p for p in phases if p not in drawn]
+    if skipped and title is None:
+        heading += f" (no loss recorded in {', '.join(map(str, skipped))})"
+    fig.suptitle(heading)
     return fig
