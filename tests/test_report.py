@@ -2,6 +2,8 @@
 
 import json
 import re
+import shutil
+import subprocess
 import sys
 
 import pytest
@@ -29,7 +31,7 @@ from skmixsynth.metrics import (  # noqa: E402
     quality_score,
     rare_value_copy_rate,
 )
-from skmixsynth.report import SCORE_INFO  # noqa: E402
+from skmixsynth.report import MAX_HTML_ROWS, SCORE_INFO, format_number  # noqa: E402
 
 ALWAYS = [
     "quality",
@@ -365,3 +367,285 @@ def test_privacy_verdict_without_a_baseline(split):
     )
     assert report.info["privacy_verdict"] in {"safe", "no baseline"}
     assert "privacy_verdict" in json.loads(json.dumps(report.to_dict()))["info"]
+
+
+# ------------------------------------------------------------------- the report as a surface
+def test_the_report_lives_outside_metrics_and_composes_public_names():
+    import ast
+    import pathlib
+
+    import skmixsynth.metrics
+    import skmixsynth.report
+
+    assert skmixsynth.metrics.evaluate is skmixsynth.report.evaluate
+    assert skmixsynth.metrics.EvaluationReport is skmixsynth.report.EvaluationReport
+    root = pathlib.Path(skmixsynth.report.__file__).parent
+    def imported(path):
+        """'module.name' of every import of a file (relative modules as written)."""
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        out = []
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                out += [f"{node.module or ''}.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.Import):
+                out += [alias.name for alias in node.names]
+        return out
+
+    for path, forbidden in (
+        (root / "report.py", ("metrics._", "plotting._")),
+        (root / "plotting.py", ("metrics._",)),
+        # metrics/__init__ re-exports the report's two names lazily; nothing else imports it
+        *((path, ("plotting",) if path.name == "__init__.py" else ("plotting", "report"))
+          for path in (root / "metrics").glob("*.py")),
+    ):
+        for text in imported(path):
+            assert not any(f in text for f in forbidden), (path.name, text)
+
+
+@pytest.fixture(scope="module")
+def fitted(split):
+    from skmixsynth import IndependentSynthesizer
+
+    return IndependentSynthesizer(random_state=0).fit(split["real"])
+
+
+@pytest.mark.slow
+def test_html_header_names_the_synthesizer_its_parameters_date_and_sizes(split, fitted):
+    markupsafe = pytest.importorskip("markupsafe")  # Jinja2's escaping
+    report = evaluate(split["real"], fitted.sample(200, random_state=0), holdout=split["holdout"],
+                      target="plan", train=split["real"], synthesizer=fitted, figures=False)
+    assert report.info["synthesizer"] == "IndependentSynthesizer"
+    assert report.info["parameters"] == fitted.get_params(deep=False)
+    page = report.to_html()
+    assert "<code>IndependentSynthesizer</code>" in page
+    for name, value in fitted.get_params(deep=False).items():
+        assert f'<td class="name">{name}</td>' in page
+        assert f"<code>{markupsafe.escape(repr(value))}</code>" in page
+    assert re.search(r"<dt>date</dt><dd>\d{4}-\d\d-\d\d \d\d:\d\d UTC</dd>", page)
+    for name, rows in (("real", 200), ("synthetic", 200), ("holdout", 150), ("train", 200)):
+        assert f"<dt>{name}</dt><dd>{rows} rows &times; 8 columns</dd>" in page
+    assert "synthesizer: IndependentSynthesizer" in str(report)
+    json.dumps(report.to_dict())  # the parameters are JSON too
+    assert report.to_dict()["info"]["parameters"]["n_bins"] == fitted.n_bins
+
+
+def _score_row(page, name):
+    (row,) = re.findall(rf"<tr><td class=\"name\">{name}</td>(.*?)</tr>", page)
+    return re.findall(r"<td[^>]*>(.*?)</td>", row)
+
+
+@pytest.fixture(scope="module")
+def page(full):
+    return full.to_html()
+
+
+@pytest.mark.slow
+def test_scores_are_read_beside_their_ceiling_raw_ratio_and_floor(full, page):
+    info = full.info
+    value, reference, _, _ = _score_row(page, "ml_efficacy_macro_f1")
+    assert value == format_number(full.scores["ml_efficacy_macro_f1"])
+    assert reference.startswith(f"ceiling {format_number(info['ml_efficacy_macro_f1_ceiling'])}")
+    efficacy = full.tables["ml_efficacy"].set_index(["estimator", "metric"])
+    assert info["ml_efficacy_macro_f1_ceiling"] == efficacy.loc[("mean", "macro_f1"),
+                                                                "trained_on_real"]
+    value, reference, _, _ = _score_row(page, "privacy_dcr")
+    assert reference == f"raw DCR ratio {format_number(info['dcr_ratio'])}"
+    assert full.scores["privacy_dcr"] == min(1.0, info["dcr_ratio"])
+    value, reference, _, _ = _score_row(page, "correlation_maintenance")
+    assert f"independent columns about {format_number(info['correlation_maintenance_floor'])}" \
+        in reference
+    # the same references in the text form
+    text = str(full)
+    assert f"raw DCR ratio {format_number(info['dcr_ratio'])}" in text
+    assert f"ceiling {format_number(info['ml_efficacy_macro_f1_ceiling'])}" in text
+
+
+@pytest.mark.slow
+def test_a_dcr_ratio_above_one_is_shown_uncapped(split):
+    real, holdout = split["real"], split["holdout"]
+    far = real.assign(income=real["income"] * 50, spending=real["spending"] * 50)
+    report = evaluate(real, far, holdout=holdout, train=real, figures=False)
+    assert report.info["dcr_ratio"] > 1 and report.scores["privacy_dcr"] == 1.0
+    assert f"raw DCR ratio {format_number(report.info['dcr_ratio'])}" in report.to_html()
+
+
+@pytest.mark.slow
+def test_one_number_format_everywhere(full, page):
+    cells = re.findall(r'<td class="num">(.*?)</td>', page)
+    assert cells
+    pattern = re.compile(r"^(-?\d{1,3}(,\d{3})*|-?\d+\.\d{4}|-?\d\.\d{4}e[+-]\d\d|nan|-?inf)$")
+    assert all(pattern.match(cell) for cell in cells), [c for c in cells if not pattern.match(c)]
+    shapes = full.tables["column_shapes"]
+    for value in shapes["score"]:
+        assert f'<td class="num">{format_number(value)}</td>' in page
+    assert format_number(0.5) == "0.5000" and format_number(np.int64(1500)) == "1,500"
+    assert format_number(np.nan) == "nan" and format_number(-np.inf) == "-inf"
+
+
+def test_long_tables_show_their_largest_rows_first(split):
+    rng = np.random.default_rng(0)
+    real = split["real"].assign(city=rng.integers(0, 80, size=200).astype(str))
+    fake = split["fake"].assign(city=rng.integers(0, 80, size=200).astype(str))
+    report = evaluate(real, fake, identifiers=None, figures=False)
+    points = report.tables["marginal_agreement"]
+    assert len(points) > MAX_HTML_ROWS
+    page = report.to_html()
+    (table,) = re.findall(r'<table class="data" id="table-marginal_agreement">(.*?)</table>',
+                          page, flags=re.S)
+    assert table.count("<tr>") == MAX_HTML_ROWS + 1  # the header row too
+    assert f"The first {MAX_HTML_ROWS} of {len(points)} rows" in page
+    first_row = re.findall(r"<tbody>\s*<tr>(.*?)</tr>", table, flags=re.S)[0]
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", first_row)
+    row = points.iloc[(points["p_real"] - points["p_fake"]).abs().argmax()]
+    assert cells[0] == str(row["column"])
+
+
+@pytest.mark.slow
+def test_identifier_columns_are_left_out_of_fidelity_and_kept_for_privacy(email_split):
+    train, holdout = email_split["train"], email_split["holdout"]
+    fake = shuffled(train)  # copies every training e-mail
+    report = evaluate(train, fake, holdout=holdout, train=train, target="plan")
+    assert report.info["identifier_columns"] == ["email"]
+    for name in ("column_shapes", "correlation_maintenance"):
+        assert "email" not in set(report.tables[name]["column"]), name
+    assert "email" not in set(report.tables["marginal_agreement"]["column"])
+    pairs = report.tables["column_pair_trends"]
+    assert "email" not in set(pairs["column_1"]) | set(pairs["column_2"])
+    assert any("identifier columns ['email'] left out" in note for note in report.notes)
+    assert report.info["privacy_verdict"] == "leak"  # the copied e-mails still count
+    page = report.to_html()
+    assert "<dt>identifiers</dt><dd><code>email</code>" in page
+    assert all(
+        "email" not in ax.get_xticklabels()[0].get_text()
+        for ax in report.figures["association_difference"].axes[:1]
+    )
+    # None keeps every column (the e-mail becomes a categorical column of 150 levels)
+    everything = evaluate(train, fake, identifiers=None, figures=False)
+    assert "email" in set(everything.tables["column_shapes"]["column"])
+    with pytest.raises(ValueError, match="not columns of real"):
+        evaluate(train, fake, identifiers=["nope"])
+
+
+@pytest.mark.slow
+def test_the_synthesizer_says_which_columns_are_identifiers(email_split):
+    from skmixsynth import IndependentSynthesizer
+
+    train = email_split["train"]
+    with pytest.warns(UserWarning, match="'email' looks like an identifier"):
+        model = IndependentSynthesizer(random_state=0).fit(train)
+    fake = model.sample(150, random_state=0)
+    # "contact" is no identifier for the model; listed, it would be left out
+    report = evaluate(train, fake, synthesizer=model, figures=False)
+    assert report.info["identifier_columns"] == ["email"]
+    assert "email" not in set(report.tables["column_shapes"]["column"])
+    bare = IndependentSynthesizer(random_state=0, identifiers=None).fit(train.drop(columns="email"))
+    report = evaluate(train.drop(columns="email"), bare.sample(150, random_state=0),
+                      synthesizer=bare, figures=False)
+    assert report.info["identifier_columns"] == []
+
+
+def _many_columns(n_rows, n_columns, seed):
+    """A sonar-like table: weakly related numerical columns on a small range, and a class."""
+    rng = np.random.default_rng(seed)
+    base = rng.normal(size=(n_rows, 1))
+    smooth = np.cumsum(rng.normal(size=(n_rows, n_columns)), axis=1) / np.sqrt(
+        np.arange(1, n_columns + 1))
+    values = 0.3 / (1 + np.exp(-(0.4 * base + 0.6 * smooth)))
+    frame = pd.DataFrame(values, columns=[f"attribute_{i:02d}" for i in range(n_columns)])
+    return frame.assign(label=np.where(base[:, 0] + 0.5 * smooth[:, 3] > 0, "M", "R"))
+
+
+@pytest.mark.slow
+def test_correlation_maintenance_is_flagged_where_it_is_compressed():
+    data = _many_columns(300, 20, 0)
+    real, holdout = data.iloc[:150].reset_index(drop=True), data.iloc[150:].reset_index(drop=True)
+    rng = np.random.default_rng(1)
+    independent = real.apply(lambda s: rng.permutation(s.to_numpy()))
+    report = evaluate(real, independent, holdout=holdout, figures=False)
+    floor = report.info["correlation_maintenance_floor"]
+    score = report.scores["correlation_maintenance"]
+    assert floor > 0.9 and score > 0.9  # independent marginals score high: compressed
+    assert abs(score - floor) < 0.03  # ... and about the floor
+    assert report.info["correlation_maintenance_kept"] < 0.3
+    (note,) = [n for n in report.notes if "compressed" in n]
+    assert format_number(floor) in note
+    copy = evaluate(real, real, holdout=holdout, figures=False)
+    assert copy.info["correlation_maintenance_kept"] == pytest.approx(1.0)
+    errors = report.tables["correlation_maintenance"]
+    assert list(errors.columns) == ["column", "kind", "e_real", "e_fake", "e_null"]
+
+
+def test_without_jinja2_the_html_says_which_extra(full, monkeypatch):
+    monkeypatch.setitem(sys.modules, "jinja2", None)
+    with pytest.raises(ImportError, match=re.escape('pip install "skmixsynth[report]"')):
+        full.to_html()
+    assert full._repr_html_() is None  # a notebook falls back to the text form
+    assert str(full).startswith("EvaluationReport")
+
+
+def test_template_ships_as_package_data():
+    import pathlib
+
+    import skmixsynth
+
+    root = pathlib.Path(skmixsynth.__file__).parent
+    assert (root / "templates" / "report.html").is_file()
+    assert (root / "templates" / "report_body.html").is_file()
+    pyproject = (root.parent / "pyproject.toml").read_text(encoding="utf-8")
+    section = r"\[tool\.setuptools\.package-data\]\s*(#.*\n)*"
+    assert re.search(section + r'skmixsynth = \["templates/\*\.html"\]', pyproject)
+    assert re.search(r'^report = \["matplotlib>=3\.7", "jinja2>=3\.1"\]$', pyproject, re.M)
+    dev = re.search(r"^dev = \[(.*?)\]", pyproject, re.M | re.S).group(1)
+    assert '"jinja2>=3.1"' in dev
+
+
+# ------------------------------------------------------------------ a real headless browser
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _chromium(tmp_path, *args):
+    profile = tmp_path / "profile"
+    command = [
+        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--no-first-run", f"--user-data-dir={profile}", *args,
+    ]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="needs chromium (apt-get install -y chromium)")
+def test_the_report_loads_in_a_headless_browser_with_no_broken_image(full, tmp_path):
+    import base64
+
+    path = tmp_path / "report.html"
+    full.to_html(path)
+    # Every image decodes as a PNG, and the browser lays it out at its declared size: an
+    # image that failed to load would have naturalWidth 0 (written into the DOM dump).
+    check = tmp_path / "check.html"
+    check.write_text(
+        path.read_text(encoding="utf-8").replace(
+            "</body>",
+            "<script>window.addEventListener('load', () => {"
+            "const bad = [...document.images].filter(i => !i.complete || i.naturalWidth === 0);"
+            "document.body.setAttribute('data-broken', String(bad.length));"
+            "document.body.setAttribute('data-images', String(document.images.length));});"
+            "</script></body>",
+        ),
+        encoding="utf-8",
+    )
+    result = _chromium(tmp_path, "--virtual-time-budget=5000", "--dump-dom", check.as_uri())
+    assert result.returncode == 0, result.stderr[-2000:]
+    dom = result.stdout
+    assert f'data-images="{len(full.figures)}"' in dom, dom[:500]
+    assert 'data-broken="0"' in dom
+    for name in full.tables:
+        assert f'id="table-{name}"' in dom
+    assert "<h1>Evaluation report</h1>" in dom
+    sources = re.findall(r'<img src="data:image/png;base64,([^"]+)"', dom)
+    assert len(sources) == len(full.figures)
+    for encoded in sources:
+        assert base64.b64decode(encoded).startswith(b"\x89PNG\r\n\x1a\n")
+    shot = tmp_path / "shot.png"
+    result = _chromium(tmp_path, f"--screenshot={shot}", "--window-size=1280,2000", path.as_uri())
+    assert result.returncode == 0 and shot.read_bytes().startswith(b"\x89PNG")
