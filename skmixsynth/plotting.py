@@ -158,7 +158,7 @@ def _diagonal_panel(ax, groups, low, high, x_label, y_label):
     ax.set_xlabel(x_label)
     ax.set_ylabel(y_label)
     ax.grid(True, lw=0.4, alpha=0.4)
-    ax.legend(loc="upper left", fontsize="x-small", framealpha=0.85)
+    ax.legend(loc="upper left", fontsize=_MIN_FONT, framealpha=0.85)
 
 
 def _summary_box(ax, text):
@@ -431,6 +431,7 @@ def plot_correlation_maintenance(
         if scale == "log":
             axis.set_xscale("log")
             axis.set_yscale("log")
+            axis.tick_params(which="minor", labelsize=_MIN_FONT)
             clipped = {c: table[c].clip(lower=low) for c in ("e_real", "e_fake", "e_null")
                        if c in table}
             table = table.assign(**clipped)
@@ -460,7 +461,7 @@ def plot_correlation_maintenance(
             axis.scatter(floor["e_real"], floor["e_null"], marker="x", s=22, c="0.55",
                          linewidths=0.8, zorder=1.5,
                          label=f"independent columns ({len(floor)})")
-            axis.legend(loc="upper left", fontsize="x-small", framealpha=0.85)
+            axis.legend(loc="upper left", fontsize=_MIN_FONT, framealpha=0.85)
         gaps = (raw["e_real"] - raw["e_fake"]).abs().to_numpy(dtype=np.float64)
         if annotate:
             # at most _MAX_POINT_LABELS names, those furthest from the diagonal
@@ -582,7 +583,7 @@ def _draw_categorical(ax, column, frames, names, max_levels):
             alpha=0.6 if i == 0 else 0.85,
             label=name,
         )
-    ax.set_yticks(positions, labels, fontsize="x-small")
+    ax.set_yticks(positions, labels, fontsize=_MIN_FONT)
     ax.invert_yaxis()
     ax.set_xlabel("share of rows", fontsize="small")
 
@@ -665,7 +666,7 @@ def plot_distributions(
         else:
             _draw_categorical(axis, column, frames, names, max_levels)
         axis.set_title(f"{column} ({kind})", fontsize="small")
-        axis.tick_params(labelsize="x-small")
+        axis.tick_params(labelsize=_MIN_FONT)
     handles, labels = grid[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside upper center", ncols=len(names), fontsize="small")
     if len(shown) < len(columns):
@@ -915,7 +916,7 @@ def plot_feature_contributions(model_or_series, X=None, *, ax=None, title=None):
     axis.barh(positions, values, color=colours, edgecolor="0.3", linewidth=0.4)
     axis.set_yticks(positions, labels, fontsize="small")
     for y, value in zip(positions, values, strict=True):
-        axis.text(value, y, f" {value:.3f}", va="center", ha="left", fontsize="x-small")
+        axis.text(value, y, f" {value:.3f}", va="center", ha="left", fontsize=_MIN_FONT)
     axis.set_xlim(0, max(high, 0) * 1.18 or 1.0)
     axis.set_xlabel("share of the [CLS] attention")
     _titles(fig, axes, ["contributions"], title,
@@ -1039,7 +1040,7 @@ def plot_history(model_or_history, *, losses=None, logy=False, n_cols=3, title=N
         axis.set_xlabel("epoch")
         axis.set_ylabel("loss (epoch mean)")
         axis.grid(True, lw=0.4, alpha=0.4)
-        axis.legend(fontsize="x-small", framealpha=0.85)
+        axis.legend(fontsize=_MIN_FONT, framealpha=0.85)
     heading = name if title is None else title
     skipped = [p for p in phases if p not in drawn]
     if skipped and title is None:
