@@ -24,6 +24,7 @@ __all__ = [
     "joint_codes",
     "kind_values",
     "numeric_values",
+    "warn_guessed_kind",
 ]
 
 NUMERICAL = "numerical"
@@ -238,6 +239,61 @@ def column_kind(series, *, name, forced=None, why="is listed in numerical_column
             "(for instance seconds) first."
         )
     return CATEGORICAL
+
+
+_NUMBER_TYPES = ("integer", "floating", "mixed-integer-float", "decimal")
+
+
+def warn_guessed_kind(series, kind, *, name):
+    """Warn when a column's kind comes from its dtype against what its values say.
+
+    The dtype rule of :func:`column_kind` is kept (it is documented and does not depend on
+    the values); the guess it makes is said out loud where it is likely wrong: an ``object``
+    column whose values are all numbers (what ``np.array(..., dtype=object)`` or a numpy
+    array mixing strings and numbers makes of every column) is modelled as categorical, one
+    level per distinct number. A ``UserWarning`` names the column and the two ways out
+    (``numerical_columns`` to model the numbers as numbers, ``categorical_columns`` to keep
+    them as levels and silence the warning). The encoder's ``fit`` calls this for columns
+    whose kind is inferred.
+
+    Parameters
+    ----------
+    series : Series
+    kind : str
+        The kind :func:`column_kind` gave it.
+    name : object
+        The column's name.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import numpy as np, pandas as pd
+    >>> from skmixsynth._validation import warn_guessed_kind
+    >>> column = pd.Series(np.array([1.5, 2.0, 7.25], dtype=object))
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn_guessed_kind(column, "categorical", name="x0")
+    >>> print(caught[0].message)  # doctest: +ELLIPSIS
+    Column 'x0' holds numbers in an object column (3 distinct values): it is modelled as...
+    """
+    if kind != CATEGORICAL or series.dtype != object:
+        return
+    inferred = pd.api.types.infer_dtype(series, skipna=True)
+    if inferred not in _NUMBER_TYPES:
+        return
+    import warnings
+
+    n_distinct = series.nunique(dropna=True)
+    warnings.warn(
+        f"Column {name!r} holds numbers in an object column ({n_distinct} distinct values): it "
+        "is modelled as categorical, one level per distinct number (a numpy object array, or "
+        "one mixing strings and numbers, makes every column an object column). Pass "
+        f"numerical_columns=[{name!r}] (or convert it with astype(float)) to model it as "
+        f"numbers, or categorical_columns=[{name!r}] to keep it categorical without this "
+        "warning.",
+        UserWarning,
+        stacklevel=4,
+    )
 
 
 def infer_column_kinds(X, *, categorical_columns=None, numerical_columns=None):

@@ -115,8 +115,11 @@ class GTCoderSynthesizer(BaseSynthesizer):
     point_masses : float in (0, 1) or None, default=0.1
         See :class:`~skmixsynth.MixedTypeEncoder`: a value held by at least this share of a
         numerical column's rows is a level of the column's state span.
-    max_categories : int, default=50
-        See :class:`~skmixsynth.MixedTypeEncoder`.
+    max_categories : int or None, default=50
+        See :class:`~skmixsynth.MixedTypeEncoder`. Every synthesizer keeps the 49 most
+        frequent levels of a column and groups the others (drawn back by their training
+        frequencies): a column of thousands of levels (a zip code, numbers in an object
+        column) costs at most 50 outputs. ``None`` keeps every level.
     categorical_columns, numerical_columns : list of str, default=None
         Override the column kinds inferred from the dtypes.
     column_encoders : list of (name, encoder, columns), default=None

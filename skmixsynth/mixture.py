@@ -101,8 +101,11 @@ class MixtureSynthesizer(BaseSynthesizer):
     point_masses : float in (0, 1) or None, default=0.1
         A value held by at least this share of a numerical column's rows (zero capital
         gains) becomes a level of its own. See :class:`~skmixsynth.MixedTypeEncoder`.
-    max_categories : int, default=None
-        See :class:`~skmixsynth.MixedTypeEncoder`.
+    max_categories : int or None, default=50
+        See :class:`~skmixsynth.MixedTypeEncoder`. Every synthesizer keeps the 49 most
+        frequent levels of a column and groups the others (drawn back by their training
+        frequencies): a column of thousands of levels (a zip code, numbers in an object
+        column) costs at most 50 outputs. ``None`` keeps every level.
     categorical_columns, numerical_columns : list of str, default=None
         Override the column kinds inferred from dtypes.
     column_encoders : list of (name, encoder, columns), default=None
@@ -181,7 +184,7 @@ class MixtureSynthesizer(BaseSynthesizer):
         batch_size=4096,
         numerical_encoding="quantile",
         point_masses=0.1,
-        max_categories=None,
+        max_categories=50,
         categorical_columns=None,
         numerical_columns=None,
         column_encoders=None,
