@@ -8,6 +8,7 @@ import numbers
 
 import numpy as np
 import pandas as pd
+import scipy.special
 import torch
 from sklearn.utils.validation import check_is_fitted
 
@@ -464,10 +465,16 @@ class GTCoderSynthesizer(BaseSynthesizer):
         (0, 1) scale (not in the column's units), discrete spans as probabilities of levels.
         Rows the model finds typical score higher.
 
+        A model fitted with ``fit(X, y)`` scores rows with or without the target column:
+        without it, ``log sum_y exp(ELBO(x, y))`` over the target's levels (a numerical
+        target: 16 points of its (0, 1) scale, weighted 1/16, and its missing or point-mass
+        states), a lower bound on the density of the features alone (approximate for a
+        numerical target, whose integral is a midpoint sum).
+
         Parameters
         ----------
-        X : DataFrame
-            Rows with the training columns; never modified.
+        X : DataFrame or 2-D array-like
+            Rows with the training columns (the target optional); never modified.
 
         Returns
         -------
@@ -485,7 +492,22 @@ class GTCoderSynthesizer(BaseSynthesizer):
         ((200,), True)
         """
         check_is_fitted(self, "modules_")
-        numerical, codes = self.encoder_.transform_columns(check_frame(X))
+        frame, absent = self._training_rows(X)
+        if absent:
+            # the target joined by fit(X, y): summed over its values (see Notes)
+            filler = self.sample(1, random_state=0)[absent].iloc[0]
+            frame = frame.copy()
+            for name in absent:
+                frame[name] = filler[name]
+            numerical, codes = self.encoder_.transform_columns(frame)
+            scores = [self._elbo(num, code) + weight
+                      for num, code, weight in self._target_completions(numerical, codes)]
+            return scipy.special.logsumexp(np.stack(scores), axis=0)
+        numerical, codes = self.encoder_.transform_columns(frame)
+        return self._elbo(numerical, codes)
+
+    def _elbo(self, numerical, codes):
+        """The ELBO of encoded rows (see :meth:`score_samples`)."""
         # In float64, on a copy: float32 products depend on how many rows a batch holds
         # (BLAS blocking), and a row's score must not depend on the other rows.
         dtype = torch.float32 if self.device_.type == "mps" else torch.float64

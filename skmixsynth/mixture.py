@@ -491,9 +491,9 @@ class MixtureSynthesizer(BaseSynthesizer):
         decoded = self.encoder_.inverse_transform_columns(
             np.nan_to_num(out_num, nan=0.5), np.maximum(out_codes, -1),
             random_state=decode_seed)
-        result = frame.copy()
+        result = frame.iloc[:, :check_frame(X).shape[1]].copy()  # not a target X lacks
         for name, miss in missing.items():
-            if miss.any():
+            if name in result.columns and miss.any():
                 result[name] = _fill(result[name], decoded[name], miss)
         if not isinstance(X, pd.DataFrame):
             result.columns = names if names is not None else result.columns
@@ -501,19 +501,14 @@ class MixtureSynthesizer(BaseSynthesizer):
 
     # ------------------------------------------------------------ helpers
     def _check_rows(self, X):
-        frame = check_frame(X, allow_empty=True)
-        names = [col.name_ for col in self.encoder_.column_encoders_]
-        if isinstance(X, pd.DataFrame):
-            needed = [c for c in names if self.encoder_.layout_.column_spans(c)]
-            absent = [c for c in needed if c not in frame.columns]
-            if absent:
-                raise ValueError(f"Columns {absent} were seen at fit but are missing from X "
-                                 f"(it has {list(frame.columns)}).")
-            return frame, None
-        if frame.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {frame.shape[1]} features, but {type(self).__name__} is "
-                             f"expecting {self.n_features_in_} features as input.")
-        return frame.set_axis(names, axis=1), list(frame.columns)
+        """``X`` as a frame of the training columns (an absent target, joined at fit by
+        ``fit(X, y)``, as a missing value: marginalised), and an array's own column names."""
+        frame, absent = self._training_rows(X)
+        if absent:
+            frame = frame.copy()
+            for name in absent:
+                frame[name] = np.nan
+        return frame, (None if isinstance(X, pd.DataFrame) else list(check_frame(X).columns))
 
     def _views(self, frame, *, impute, missing_as_value=False):
         """Per-column evidence of ``frame``: observed cells encoded, missing cells free (or,
