@@ -78,8 +78,13 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
     n_iter_ : int
         Number of finished epochs over all phases.
     n_features_in_ : int
+        Columns of ``X`` at fit (a target joined by ``fit(X, y)`` is learned but not
+        counted: it is no feature).
     feature_names_in_ : ndarray of str
         Only when fit on a DataFrame whose column names are all strings.
+    target_names_ : list of str
+        The column ``fit(X, y)`` joined from ``y`` (``[]`` when fit without ``y``); it comes
+        last in the tables :meth:`sample` returns.
     """
 
     #: the fewest training rows a model accepts

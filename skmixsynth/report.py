@@ -180,6 +180,9 @@ FIGURE_INFO = {
         "dependencies between columns are kept, above it when the synthetic rows teach less."
     ),
     "distributions": "Real (grey) and synthetic marginal distributions, column by column.",
+    "history": (
+        "The synthesizer's losses epoch by epoch (history_), one panel per training phase."
+    ),
     "association_difference": (
         "|association_real - association_synthetic| for every pair of columns (Pearson's r "
         "or Cramer's V): 0 (light) means the pair's association is kept."
@@ -626,7 +629,8 @@ def evaluate(
         Draw the figures (skipped with a note when matplotlib is not installed).
     synthesizer : fitted synthesizer, default=None
         The model that made ``synthetic``: the report's header names its class and
-        parameters, and its encoder says which columns are identifiers.
+        parameters, its encoder says which columns are identifiers, and the figures add its
+        training losses (:func:`~skmixsynth.plotting.plot_history`) when it records any.
     identifiers : "auto", list of str or None, default="auto"
         The identifier columns: ``"auto"`` takes those of ``synthesizer``'s encoder, or
         without one those that look like identifiers in ``real`` (almost every value
@@ -791,6 +795,13 @@ def evaluate(
     report_figures = {}
     if figures:
         report_figures = _figures(real_f, synthetic_f, points, pairs, errors, n_kept, notes)
+    if report_figures and getattr(synthesizer, "history_", None):
+        from .plotting import plot_history
+
+        try:
+            report_figures["history"] = plot_history(synthesizer)
+        except ValueError:  # a model that records no loss (IndependentSynthesizer)
+            pass
     return EvaluationReport(scores, tables, report_figures, notes, info)
 
 

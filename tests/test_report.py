@@ -527,6 +527,20 @@ def test_identifier_columns_are_left_out_of_fidelity_and_kept_for_privacy(email_
 
 
 @pytest.mark.slow
+@pytest.mark.slow
+def test_the_report_shows_the_training_losses_of_the_synthesizer(split):
+    from skmixsynth import MixtureSynthesizer
+
+    real = split["real"]
+    model = MixtureSynthesizer(n_components=2, n_subcomponents=2, epochs=2,
+                               random_state=0).fit(real)
+    report = evaluate(real, model.sample(200, random_state=0), synthesizer=model)
+    assert "history" in report.figures
+    assert [ax.get_title() for ax in report.figures["history"].axes] == ["adam (2 epochs)"]
+    assert "<b>history</b>" in report.to_html()
+    assert "history" not in evaluate(real, split["fake"], synthesizer=model, figures=False).figures
+
+
 def test_the_synthesizer_says_which_columns_are_identifiers(email_split):
     from skmixsynth import IndependentSynthesizer
 
