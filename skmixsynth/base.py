@@ -377,7 +377,7 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
         from .metrics import quality_score
 
         check_is_fitted(self, "modules_")
-        frame, _ = self._training_rows(X, y)
+        frame, _ = self._training_rows(X, y, strict=True)
         # Only the modelled columns are compared: an identifier column (fresh values or
         # dropped) adds no span to the layout and is not meant to look like the real one.
         layout = self.encoder_.layout_
@@ -386,13 +386,14 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
         return quality_score(frame[modelled], synthetic[modelled])
 
     # ------------------------------------------------------------- the target
-    def _training_rows(self, X, y=None):
+    def _training_rows(self, X, y=None, *, strict=False):
         """Rows for ``score`` / ``score_samples`` / ``impute`` as a DataFrame named like the
         training table, and the target columns they lack (``fit(X, y)`` joined a target).
 
-        A DataFrame needs every feature column (extra ones are ignored by the models); an
-        array holds the ``n_features_in_`` features in training order, or the features and
-        the target. A given ``y`` is joined under the target's name.
+        A DataFrame needs every feature column (extra ones are ignored by the models, an
+        error with ``strict``); an array holds the ``n_features_in_`` features in training
+        order, or the features and the target. A given ``y`` is joined under the target's
+        name.
         """
         targets = list(getattr(self, "target_names_", ()))
         names = [col.name_ for col in self.encoder_.column_encoders_]
@@ -404,6 +405,13 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
                 raise ValueError(
                     f"Columns {missing} were seen at fit but are missing from X (it has "
                     f"{list(frame.columns)})."
+                )
+            extra = [c for c in frame.columns if c not in set(names)]
+            if strict and extra:
+                raise ValueError(
+                    f"X has {frame.shape[1]} features, but {type(self).__name__} is expecting "
+                    f"{self.n_features_in_} features as input (columns {extra} were not seen "
+                    "at fit)."
                 )
         elif frame.shape[1] == len(features):
             frame = frame.set_axis(features, axis=1)

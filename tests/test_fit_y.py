@@ -112,6 +112,8 @@ def test_score_joins_y_or_compares_the_features(X_y, table):
     with pytest.raises(ValueError, match="X has 3 features, but IndependentSynthesizer is "
                                          "expecting 7 features as input"):
         model.score(X.iloc[:, :3].to_numpy())
+    with pytest.raises(ValueError, match=r"columns \['extra'\] were not seen at fit"):
+        model.score(X.assign(extra=1.0))
 
 
 def test_save_and_load_keep_the_target(X_y, tmp_path):
