@@ -43,6 +43,7 @@ def save_model(model, path):
         "class": type(model).__name__,
         "params": params,
         "encoder": model.encoder_.get_state(),
+        "target": list(getattr(model, "target_names_", [])),  # the column fit(X, y) joined
         "history": model.history_,
         "n_iter": model.n_iter_,
         "sample_seed": int(model._sample_seed),
@@ -90,6 +91,7 @@ def load_model(cls, path, *, device=None):
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
         raise ValueError(f"{path!s}: its encoder state cannot be read "
                          f"({type(exc).__name__}: {exc}).") from exc
+    est.target_names_ = list(config.get("target", []))  # files written before: no target
     est._set_encoder(encoder)
     modules = est._make_modules(0)  # the weights come from the file
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -154,19 +155,82 @@ def _cpu_snapshot(modules):
 
 
 def _progress_bar(total, verbose, name):
+    """What shows a verbose fit's progress: a tqdm bar (the ``progress`` extra) that stays on
+    screen with the last losses; without tqdm, plain lines on stderr (:class:`_PlainProgress`)
+    unless the ``skmixsynth`` logger already shows its INFO lines to the user."""
     if not verbose or total == 0:
         return None
     try:
         from tqdm.auto import tqdm
-    except ImportError:  # the progress extra is optional; losses still go to logging
-        return None
-    return tqdm(total=total, desc=name, unit="epoch", leave=False)
+    except ImportError:  # the progress extra is optional
+        return None if _logs_reach_user() else _PlainProgress(total, name)
+    return tqdm(total=total, desc=name, unit="epoch", leave=True)
+
+
+def _logs_reach_user():
+    """Whether the per-epoch INFO lines of the ``skmixsynth`` logger are shown somewhere (a
+    handler is configured and lets INFO through), as the command line arranges."""
+    if not logger.isEnabledFor(logging.INFO):
+        return False
+    current = logger
+    while current is not None:
+        if any(handler.level <= logging.INFO for handler in current.handlers):
+            return True
+        if not current.propagate:
+            return False
+        current = current.parent
+    return False
+
+
+def _format_losses(losses):
+    return ", ".join(f"{k}={v:.4g}" for k, v in losses.items())
+
+
+class _PlainProgress:
+    """Progress of a verbose fit without tqdm: a line on stderr after the first epoch, at
+    every tenth of the epochs or after 10 seconds without one, and a final line with the
+    last losses (the bar's interface: ``update``/``close``)."""
+
+    interval = 10.0
+
+    def __init__(self, total, name):
+        self.total, self.name = total, name
+        self.done = 0
+        self.start = self.printed = time.perf_counter()
+        self.tenth = 0
+        self.last = None
+
+    def update(self, record, losses):
+        self.done += 1
+        self.last = (record, losses)
+        now = time.perf_counter()
+        tenth = 10 * self.done // self.total
+        if self.done == self.total:
+            return  # close() writes the final line
+        if self.done == 1 or tenth > self.tenth or now - self.printed >= self.interval:
+            self.tenth, self.printed = tenth, now
+            self._write(f"epoch {self.done}/{self.total}", record, losses)
+
+    def close(self):
+        if self.last is not None:
+            record, losses = self.last
+            elapsed = time.perf_counter() - self.start
+            self._write(f"done, {self.done}/{self.total} epochs in {elapsed:.1f}s, last",
+                        record, losses)
+
+    def _write(self, where, record, losses):
+        line = f"{self.name}: {where} ({record['phase']} epoch {record['epoch']})"
+        if losses:
+            line += f": {_format_losses(losses)}"
+        print(line, file=sys.stderr, flush=True)
 
 
 def _report(bar, record, verbose):
     losses = {k: v for k, v in record.items() if k not in ("phase", "epoch", "seconds")}
-    if bar is not None:
-        bar.set_postfix({"phase": record["phase"], **{k: f"{v:.4f}" for k, v in losses.items()}},
+    if isinstance(bar, _PlainProgress):
+        bar.update(record, losses)
+    elif bar is not None:
+        bar.set_postfix({"phase": record["phase"], **{k: f"{v:.4g}" for k, v in losses.items()}},
                         refresh=False)
         bar.update(1)
     if verbose:

@@ -15,11 +15,16 @@ import scipy.sparse as sp
 __all__ = [
     "check_forced_columns",
     "check_frame",
+    "check_tables",
     "column_kind",
     "datetime_ns",
     "has_feature_names",
     "infer_column_kinds",
+    "is_numeric_kind",
+    "joint_codes",
+    "kind_values",
     "numeric_values",
+    "warn_guessed_kind",
 ]
 
 NUMERICAL = "numerical"
@@ -236,6 +241,61 @@ def column_kind(series, *, name, forced=None, why="is listed in numerical_column
     return CATEGORICAL
 
 
+_NUMBER_TYPES = ("integer", "floating", "mixed-integer-float", "decimal")
+
+
+def warn_guessed_kind(series, kind, *, name):
+    """Warn when a column's kind comes from its dtype against what its values say.
+
+    The dtype rule of :func:`column_kind` is kept (it is documented and does not depend on
+    the values); the guess it makes is said out loud where it is likely wrong: an ``object``
+    column whose values are all numbers (what ``np.array(..., dtype=object)`` or a numpy
+    array mixing strings and numbers makes of every column) is modelled as categorical, one
+    level per distinct number. A ``UserWarning`` names the column and the two ways out
+    (``numerical_columns`` to model the numbers as numbers, ``categorical_columns`` to keep
+    them as levels and silence the warning). The encoder's ``fit`` calls this for columns
+    whose kind is inferred.
+
+    Parameters
+    ----------
+    series : Series
+    kind : str
+        The kind :func:`column_kind` gave it.
+    name : object
+        The column's name.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import numpy as np, pandas as pd
+    >>> from skmixsynth._validation import warn_guessed_kind
+    >>> column = pd.Series(np.array([1.5, 2.0, 7.25], dtype=object))
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn_guessed_kind(column, "categorical", name="x0")
+    >>> print(caught[0].message)  # doctest: +ELLIPSIS
+    Column 'x0' holds numbers in an object column (3 distinct values): it is modelled as...
+    """
+    if kind != CATEGORICAL or series.dtype != object:
+        return
+    inferred = pd.api.types.infer_dtype(series, skipna=True)
+    if inferred not in _NUMBER_TYPES:
+        return
+    import warnings
+
+    n_distinct = series.nunique(dropna=True)
+    warnings.warn(
+        f"Column {name!r} holds numbers in an object column ({n_distinct} distinct values): it "
+        "is modelled as categorical, one level per distinct number (a numpy object array, or "
+        "one mixing strings and numbers, makes every column an object column). Pass "
+        f"numerical_columns=[{name!r}] (or convert it with astype(float)) to model it as "
+        f"numbers, or categorical_columns=[{name!r}] to keep it categorical without this "
+        "warning.",
+        UserWarning,
+        stacklevel=4,
+    )
+
+
 def infer_column_kinds(X, *, categorical_columns=None, numerical_columns=None):
     """Decide, for each column, whether it is numerical, categorical or a datetime.
 
@@ -372,3 +432,110 @@ def numeric_values(series, *, column=None, what="is numerical"):
             f"{series[bad].iloc[0]!r}."
         )
     return converted.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+# ------------------------------------------------------------------------------------------
+# Tables compared column by column (the metrics and the plots)
+
+
+def check_tables(reference, other, *, names=("real", "synthetic"), extra=()):
+    """Check that two (or more) tables share their columns; return them and the column kinds.
+
+    The kinds are inferred from ``reference`` (see :func:`infer_column_kinds`); the other
+    tables are reordered to the columns of ``reference`` (a new frame, the caller's is
+    untouched).
+
+    Parameters
+    ----------
+    reference, other : DataFrame
+        The tables.
+    names : tuple of str
+        How ``reference`` and ``other`` are called in error messages.
+    extra : sequence of (DataFrame, str)
+        Further tables, each with its name, that must have the same columns.
+
+    Returns
+    -------
+    reference : DataFrame
+    others : list of DataFrame
+        ``other`` followed by the tables of ``extra``, each with the columns of ``reference``
+        in its order.
+    kinds : dict
+        ``{column: "numerical" | "categorical" | "datetime"}``.
+    """
+    reference = check_frame(reference, name=names[0])
+    tables = [(other, names[1]), *extra]
+    out = []
+    for frame, name in tables:
+        frame = check_frame(frame, name=name)
+        ref_cols = list(reference.columns)
+        missing = [c for c in ref_cols if c not in frame.columns]
+        unexpected = [c for c in frame.columns if c not in set(ref_cols)]
+        if missing or unexpected:
+            parts = []
+            if missing:
+                parts.append(f"missing from {name}: {missing}")
+            if unexpected:
+                parts.append(f"in {name} but not in {names[0]}: {unexpected}")
+            raise ValueError(
+                f"{names[0]} and {name} must have the same columns; " + "; ".join(parts) + "."
+            )
+        if list(frame.columns) != ref_cols:
+            frame = frame[ref_cols]
+        out.append(frame)
+    kinds = infer_column_kinds(reference)
+    return reference, out, kinds
+
+
+def is_numeric_kind(kind):
+    """Numerical and datetime columns are both compared on a numeric scale."""
+    return kind in (NUMERICAL, DATETIME)
+
+
+def kind_values(series, kind, *, column=None):
+    """Return a column as a float64 array with NaN for missing values.
+
+    Datetimes become int64 nanoseconds since the epoch (time-zone aware ones in UTC); a column
+    that is a datetime in the reference table but holds something else here has its
+    unparseable values as missing. The conversion is :func:`numeric_values`, shared with
+    the encoder.
+
+    Raises
+    ------
+    ValueError
+        If a column that is numerical in the reference holds non-numeric values here.
+    """
+    name = series.name if column is None else column
+    if kind == DATETIME and not pd.api.types.is_datetime64_any_dtype(series.dtype):
+        ns, mask = datetime_ns(series, column=name, errors="coerce")
+        values = ns.astype(np.float64)
+        values[mask] = np.nan
+        return values
+    return numeric_values(series, column=name, what="is numerical in the reference table")
+
+
+def joint_codes(*series):
+    """Integer codes shared by several columns, with missing values as a code of their own.
+
+    Values are compared as Python objects (``1 == 1.0 == True``, ``"1" != 1``), whatever the
+    dtypes of the inputs. Codes follow the order of first appearance; the missing level, when
+    present, gets the last code.
+
+    Returns
+    -------
+    codes : list of ndarray of int64
+        One array per input series.
+    levels : list
+        The value of each code; the missing level is ``np.nan``.
+    """
+    lengths = [len(s) for s in series]
+    values = np.concatenate([np.asarray(s.astype(object), dtype=object) for s in series])
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    levels = list(uniques)
+    missing = codes < 0
+    if missing.any():
+        codes = codes.copy()
+        codes[missing] = len(levels)
+        levels.append(np.nan)
+    codes = codes.astype(np.int64)
+    return list(np.split(codes, np.cumsum(lengths)[:-1])), levels

@@ -82,8 +82,13 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
     n_iter_ : int
         Number of finished epochs over all phases.
     n_features_in_ : int
+        Columns of ``X`` at fit (a target joined by ``fit(X, y)`` is learned but not
+        counted: it is no feature).
     feature_names_in_ : ndarray of str
         Only when fit on a DataFrame whose column names are all strings.
+    target_names_ : list of str
+        The column ``fit(X, y)`` joined from ``y`` (``[]`` when fit without ``y``); it comes
+        last in the tables :meth:`sample` returns.
     """
 
     #: the fewest training rows a model accepts
@@ -224,8 +229,19 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
             batches and never held whole: the encoder is fitted in one pass, and each epoch
             reads the row groups in a random order and shuffles within a buffer
             (:class:`~skmixsynth.ParquetStream` documents it, and sets the buffer).
-        y : None
-            Ignored; present so the synthesizer fits in scikit-learn pipelines and searches.
+        y : Series, 1-D array-like or None, default=None
+            A target, modelled with ``X`` as one more column rather than dropped:
+            ``fit(X, y)`` on ``load_dataset(..., return_X_y=True)`` learns the whole table.
+            It is joined to ``X`` as its last column, named ``y.name`` (``"target"`` for an
+            unnamed Series, an array or a list), rows matched by position; its name is
+            ``target_names_``. ``n_features_in_`` and ``feature_names_in_`` describe ``X``
+            alone (the features, as in scikit-learn); :meth:`sample` returns ``X``'s columns
+            and the target; :meth:`score` joins a ``y`` it is given, else compares the
+            features; a model's ``score_samples(X)`` takes rows with or without the target
+            column (without it, the target is marginalised: see each model). A name already
+            in ``X``, a length other than ``len(X)`` or several target columns is a
+            ``ValueError``; so is a ``y`` with a Parquet stream or under data-parallel
+            training (keep the target in the table there).
 
         Returns
         -------
@@ -236,11 +252,29 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
         -----
         Inside a ``torch.distributed`` process group of several processes (``torchrun``),
         ``fit`` trains data-parallel: see :mod:`skmixsynth.distributed`.
+
+        Examples
+        --------
+        >>> from skmixsynth import IndependentSynthesizer
+        >>> from skmixsynth.datasets import make_mixed
+        >>> table = make_mixed(200, random_state=0)
+        >>> X, y = table.drop(columns="plan"), table["plan"]
+        >>> model = IndependentSynthesizer(random_state=0).fit(X, y)
+        >>> model.n_features_in_, model.target_names_
+        (7, ['plan'])
+        >>> list(model.sample(3, random_state=0).columns) == list(X.columns) + ["plan"]
+        True
         """
         self._validate_params()
         if is_stream(X) or _wants_data_parallel():
+            if y is not None:
+                raise ValueError(
+                    "fit(X, y) joins y to an in-memory table; with a Parquet stream or under "
+                    "data-parallel training keep the target as a column of the table and "
+                    "call fit(X)."
+                )
             return fit_scaled(self, X, _fit_rng(self.random_state))
-        frame = check_frame(X)
+        frame, targets = _join_target(check_frame(X), y)
         if frame.shape[0] < self._min_samples:
             raise ValueError(
                 f"{type(self).__name__} needs at least {self._min_samples} rows to fit; X has "
@@ -252,6 +286,7 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
         init_seed, train_seed, self._sample_seed = rng.randint(MAX_SEED, size=3)
 
         encoder = self._make_encoder().set_params(random_state=int(rng.randint(MAX_SEED)))
+        self.target_names_ = targets
         self._set_encoder(encoder.fit(frame))
         self.modules_ = self._make_modules(init_seed)
         source = self._batch_source(self.encoder_, frame)
@@ -306,9 +341,10 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
     def _set_encoder(self, encoder):
         """Set ``encoder_``, the input attributes it carries and the resolved attributes."""
         self.encoder_ = encoder
-        self.n_features_in_ = encoder.n_features_in_
+        # the target joined by fit(X, y) is learned, but is no feature (scikit-learn's sense)
+        self.n_features_in_ = encoder.n_features_in_ - len(getattr(self, "target_names_", ()))
         if hasattr(encoder, "feature_names_in_"):
-            self.feature_names_in_ = encoder.feature_names_in_
+            self.feature_names_in_ = encoder.feature_names_in_[:self.n_features_in_]
         else:
             self.__dict__.pop("feature_names_in_", None)
         for name, value in self._resolve_params(encoder.layout_).items():
@@ -478,8 +514,10 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
         ----------
         X : DataFrame
             Real rows, for instance a held-out fold.
-        y : None
-            Ignored.
+        y : Series, 1-D array-like or None, default=None
+            The target, joined to ``X`` as :meth:`fit` joins it. Without it (and without
+            the target column in ``X``), a model fitted with a target is scored on the
+            features.
 
         Returns
         -------
@@ -488,28 +526,95 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
         from .metrics import quality_score
 
         check_is_fitted(self, "modules_")
-        frame = check_frame(X)
-        if frame.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {frame.shape[1]} features, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} features as input."
-            )
+        frame, _ = self._training_rows(X, y, strict=True)
+        # Only the modelled columns are compared: an identifier column (fresh values or
+        # dropped) adds no span to the layout and is not meant to look like the real one.
+        layout = self.encoder_.layout_
+        modelled = [c for c in frame.columns if layout.column_spans(c)]
+        synthetic = self.sample(frame.shape[0], random_state=0)
+        return quality_score(frame[modelled], synthetic[modelled])
+
+    # ------------------------------------------------------------- the target
+    def _training_rows(self, X, y=None, *, strict=False):
+        """Rows for ``score`` / ``score_samples`` / ``impute`` as a DataFrame named like the
+        training table, and the target columns they lack (``fit(X, y)`` joined a target).
+
+        A DataFrame needs every feature column (extra ones are ignored by the models, an
+        error with ``strict``); an array holds the ``n_features_in_`` features in training
+        order, or the features and the target. A given ``y`` is joined under the target's
+        name.
+        """
+        targets = list(getattr(self, "target_names_", ()))
         names = [col.name_ for col in self.encoder_.column_encoders_]
+        features = names[:len(names) - len(targets)]
+        frame = check_frame(X)
         if isinstance(X, pd.DataFrame):
-            missing = [c for c in names if c not in frame.columns]
+            missing = [c for c in features if c not in frame.columns]
             if missing:
                 raise ValueError(
                     f"Columns {missing} were seen at fit but are missing from X (it has "
                     f"{list(frame.columns)})."
                 )
-        else:  # an array: its columns in the order of the training columns
+            extra = [c for c in frame.columns if c not in set(names)]
+            if strict and extra:
+                raise ValueError(
+                    f"X has {frame.shape[1]} features, but {type(self).__name__} is expecting "
+                    f"{self.n_features_in_} features as input (columns {extra} were not seen "
+                    "at fit)."
+                )
+        elif frame.shape[1] == len(features):
+            frame = frame.set_axis(features, axis=1)
+        elif targets and y is None and frame.shape[1] == len(names):
             frame = frame.set_axis(names, axis=1)
-        # Only the modelled columns are compared: an identifier column (fresh values or
-        # dropped) adds no span to the layout and is not meant to look like the real one.
+        else:
+            raise ValueError(
+                f"X has {frame.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        if y is not None:
+            if not targets:
+                raise ValueError(
+                    f"y is given, but this {type(self).__name__} was fitted without a target; "
+                    "pass X alone (or refit with fit(X, y))."
+                )
+            frame, _ = _join_target(frame, y, name=targets[0])
+        return frame, [c for c in targets if c not in frame.columns]
+
+    def _target_completions(self, numerical, codes):
+        """Every value of the (absent) target, as encoded views, for a model that scores rows
+        by their encoding and marginalises the target by summing over it.
+
+        Yields ``(numerical, codes, log_weight)``: one completion per level of a categorical
+        target (weight 1); for a numerical target, 16 points ``(m + 0.5) / 16`` of its (0, 1)
+        scale in the "present" state (weight 1/16: a midpoint rule for the integral of the
+        density over the scale) and one per other state (missing, a point mass). The sum
+        over completions of ``exp(log_score + log_weight)`` is the target's marginal.
+        """
         layout = self.encoder_.layout_
-        modelled = [c for c in names if layout.column_spans(c)]
-        synthetic = self.sample(frame.shape[0], random_state=0)
-        return quality_score(frame[modelled], synthetic[modelled])
+        (target,) = self.target_names_
+        position = layout.numerical_position(target)
+        state = layout.discrete_position(target)
+        n_levels = layout.discrete_spans[state].dim if state is not None else 0
+        if position is None:
+            for level in range(n_levels):
+                filled = codes.copy()
+                filled[:, state] = level
+                yield numerical, filled, 0.0
+            return
+        grid = (np.arange(_TARGET_GRID) + 0.5) / _TARGET_GRID
+        for value in grid:
+            filled_num = numerical.copy()
+            filled_num[:, position] = value
+            filled = codes.copy()
+            if state is not None:
+                filled[:, state] = 0  # "present": on the scale
+            yield filled_num, filled, -np.log(_TARGET_GRID)
+        for level in range(1, n_levels):  # missing, point masses
+            filled_num = numerical.copy()
+            filled_num[:, position] = 0.5
+            filled = codes.copy()
+            filled[:, state] = level
+            yield filled_num, filled, 0.0
 
     # ------------------------------------------------------------ persistence
     def save(self, path):
@@ -557,6 +662,58 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
         state = super().__getstate__()
         state.pop("_sample_rng", None)  # re-created on demand
         return state
+
+
+#: points of a numerical target's scale summed over when score_samples marginalises it
+_TARGET_GRID = 16
+_TARGET_NAME = "target"
+
+
+def _join_target(frame, y, *, name=None):
+    """``frame`` with ``y`` joined as its last column, and the target names (``[]`` for no y).
+
+    A Series keeps its name (``"target"`` when it has none), a 1-D array, a list or a
+    one-column 2-D array or DataFrame is named ``"target"`` (or its column's name); ``name``
+    overrides (the fitted target's, when scoring). Rows are matched by position, as
+    scikit-learn matches ``X`` and ``y``; nothing the caller passed is modified.
+    """
+    if y is None:
+        return frame, []
+    if isinstance(y, pd.DataFrame):
+        if y.shape[1] != 1:
+            raise ValueError(
+                f"y has {y.shape[1]} columns; a synthesizer joins one target column. Join "
+                "several to X yourself (pd.concat([X, y], axis=1)) and fit on the table."
+            )
+        y = y.iloc[:, 0]
+    if isinstance(y, pd.Series):
+        values = y.set_axis(frame.index) if len(y) == len(frame) else y
+        own = y.name
+    else:
+        array = np.asarray(y)
+        if array.ndim == 2 and array.shape[1] == 1:
+            array = array[:, 0]
+        if array.ndim != 1:
+            raise ValueError(
+                f"y must be one column (a Series or a 1-D array); got an array of shape "
+                f"{array.shape}. Join several targets to X yourself and fit on the table."
+            )
+        values = pd.Series(array, index=frame.index) if len(array) == len(frame) else array
+        own = None
+    if len(values) != len(frame):
+        raise ValueError(
+            f"y has {len(values)} rows but X has {len(frame)}; fit(X, y) joins y to X as a "
+            "column, row by row."
+        )
+    column = name if name is not None else (_TARGET_NAME if own is None else own)
+    if column in frame.columns:
+        raise ValueError(
+            f"y would be joined to X as column {column!r}, which X already has; rename y "
+            "(y.rename(...)) or drop that column from X."
+        )
+    joined = pd.concat([frame, values.rename(column)], axis=1)
+    joined.attrs = dict(frame.attrs)  # an array's x0, x1, ... stay internal names
+    return joined, [column]
 
 
 def _fit_rng(random_state):

@@ -37,6 +37,7 @@ from ._validation import (
     check_frame,
     column_kind,
     has_feature_names,
+    warn_guessed_kind,
 )
 
 __all__ = ["MixedTypeEncoder"]
@@ -101,11 +102,15 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
         fitted on its other values. A model then chooses "zero or not" as a categorical
         choice, which a softmax head learns like any other, instead of having to place a
         sigmoid output inside a narrow interval. ``None`` keeps every value on the scale.
-    max_categories : int, default=None
+    max_categories : int or None, default=None
         High-cardinality policy. ``None`` keeps every level (exact round trip). An integer
         ``k >= 2`` keeps the ``k - 1`` most frequent levels of a column and groups the rest into
         one ``"infrequent"`` level; the inverse draws a grouped level from the grouped levels'
         training frequencies, so the grouping is reversible in distribution (not row by row).
+        The rule: the encoder, a transformer, is exact by default (as scikit-learn's
+        ``OneHotEncoder``); every synthesizer passes ``max_categories=50`` by default, which
+        bounds what one column costs a model (a zip code, numbers in an object column that
+        the dtype makes categorical) and changes nothing in a column of at most 49 levels.
     min_count : int or None, default=None
         Rare-value protection, so that no single person's value is stored in the fitted state
         or decoded (the synthesizers default to 5). ``None`` keeps the encoder an exact
@@ -435,6 +440,8 @@ class MixedTypeEncoder(TransformerMixin, BaseEstimator):
             if detect and self.identifiers is not None and col not in forced:
                 encoder = identifier_encoder(frame[col], name=col, identifiers=self.identifiers)
             how = "forced" if col in forced else "inferred"
+            if encoder is None and how == "inferred":
+                warn_guessed_kind(frame[col], kind, name=col)
             plan.append((col, encoder or default_column_encoder(kind), None, how))
         return plan
 

@@ -8,6 +8,7 @@ import numbers
 
 import numpy as np
 import pandas as pd
+import scipy.special
 import torch
 from sklearn.utils.validation import check_is_fitted
 
@@ -115,8 +116,11 @@ class GTCoderSynthesizer(BaseSynthesizer):
     point_masses : float in (0, 1) or None, default=0.1
         See :class:`~skmixsynth.MixedTypeEncoder`: a value held by at least this share of a
         numerical column's rows is a level of the column's state span.
-    max_categories : int, default=50
-        See :class:`~skmixsynth.MixedTypeEncoder`.
+    max_categories : int or None, default=50
+        See :class:`~skmixsynth.MixedTypeEncoder`. Every synthesizer keeps the 49 most
+        frequent levels of a column and groups the others (drawn back by their training
+        frequencies): a column of thousands of levels (a zip code, numbers in an object
+        column) costs at most 50 outputs. ``None`` keeps every level.
     categorical_columns, numerical_columns : list of str, default=None
         Override the column kinds inferred from the dtypes.
     column_encoders : list of (name, encoder, columns), default=None
@@ -464,10 +468,16 @@ class GTCoderSynthesizer(BaseSynthesizer):
         (0, 1) scale (not in the column's units), discrete spans as probabilities of levels.
         Rows the model finds typical score higher.
 
+        A model fitted with ``fit(X, y)`` scores rows with or without the target column:
+        without it, ``log sum_y exp(ELBO(x, y))`` over the target's levels (a numerical
+        target: 16 points of its (0, 1) scale, weighted 1/16, and its missing or point-mass
+        states), a lower bound on the density of the features alone (approximate for a
+        numerical target, whose integral is a midpoint sum).
+
         Parameters
         ----------
-        X : DataFrame
-            Rows with the training columns; never modified.
+        X : DataFrame or 2-D array-like
+            Rows with the training columns (the target optional); never modified.
 
         Returns
         -------
@@ -485,7 +495,22 @@ class GTCoderSynthesizer(BaseSynthesizer):
         ((200,), True)
         """
         check_is_fitted(self, "modules_")
-        numerical, codes = self.encoder_.transform_columns(check_frame(X))
+        frame, absent = self._training_rows(X)
+        if absent:
+            # the target joined by fit(X, y): summed over its values (see Notes)
+            filler = self.sample(1, random_state=0)[absent].iloc[0]
+            frame = frame.copy()
+            for name in absent:
+                frame[name] = filler[name]
+            numerical, codes = self.encoder_.transform_columns(frame)
+            scores = [self._elbo(num, code) + weight
+                      for num, code, weight in self._target_completions(numerical, codes)]
+            return scipy.special.logsumexp(np.stack(scores), axis=0)
+        numerical, codes = self.encoder_.transform_columns(frame)
+        return self._elbo(numerical, codes)
+
+    def _elbo(self, numerical, codes):
+        """The ELBO of encoded rows (see :meth:`score_samples`)."""
         # In float64, on a copy: float32 products depend on how many rows a batch holds
         # (BLAS blocking), and a row's score must not depend on the other rows.
         dtype = torch.float32 if self.device_.type == "mps" else torch.float64

@@ -35,8 +35,11 @@ class IndependentSynthesizer(BaseSynthesizer):
         Rows per batch while collecting statistics.
     numerical_encoding : {"quantile", "minmax"}, default="quantile"
         See :class:`~skmixsynth.MixedTypeEncoder`.
-    max_categories : int, default=None
-        See :class:`~skmixsynth.MixedTypeEncoder`.
+    max_categories : int or None, default=50
+        See :class:`~skmixsynth.MixedTypeEncoder`. Every synthesizer keeps the 49 most
+        frequent levels of a column and groups the others (drawn back by their training
+        frequencies): a column of thousands of levels (a zip code, numbers in an object
+        column) costs at most 50 outputs. ``None`` keeps every level.
     categorical_columns, numerical_columns : list of str, default=None
         Override the column kinds inferred from dtypes.
     column_encoders : list of (name, encoder, columns), default=None
@@ -95,7 +98,7 @@ class IndependentSynthesizer(BaseSynthesizer):
         epochs=1,
         batch_size=8192,
         numerical_encoding="quantile",
-        max_categories=None,
+        max_categories=50,
         categorical_columns=None,
         numerical_columns=None,
         column_encoders=None,

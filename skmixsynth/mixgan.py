@@ -133,10 +133,11 @@ class MixGANSynthesizer(BaseSynthesizer):
         ``hours_per_week``) becomes a categorical level of the column's state block, and the
         column's scale is fitted on its other values. ``None`` is the paper's encoding. See
         Notes.
-    max_categories : int, default=50
-        See :class:`~skmixsynth.MixedTypeEncoder`: keeps the 49 most frequent levels of a
-        column and groups the others, so a zip-code column with hundreds of levels costs 50
-        outputs. ``None`` keeps every level.
+    max_categories : int or None, default=50
+        See :class:`~skmixsynth.MixedTypeEncoder`. Every synthesizer keeps the 49 most
+        frequent levels of a column and groups the others (drawn back by their training
+        frequencies): a column of thousands of levels (a zip code, numbers in an object
+        column) costs at most 50 outputs. ``None`` keeps every level.
     categorical_columns, numerical_columns : list of str, default=None
         Override the column kinds inferred from the dtypes.
     column_encoders : list of (name, encoder, columns), default=None

@@ -131,8 +131,11 @@ class MixtureSynthesizer(BaseSynthesizer):
     point_masses : float in (0, 1) or None, default=0.1
         A value held by at least this share of a numerical column's rows (zero capital
         gains) becomes a level of its own. See :class:`~skmixsynth.MixedTypeEncoder`.
-    max_categories : int, default=None
-        See :class:`~skmixsynth.MixedTypeEncoder`.
+    max_categories : int or None, default=50
+        See :class:`~skmixsynth.MixedTypeEncoder`. Every synthesizer keeps the 49 most
+        frequent levels of a column and groups the others (drawn back by their training
+        frequencies): a column of thousands of levels (a zip code, numbers in an object
+        column) costs at most 50 outputs. ``None`` keeps every level.
     categorical_columns, numerical_columns : list of str, default=None
         Override the column kinds inferred from dtypes.
     column_encoders : list of (name, encoder, columns), default=None
@@ -215,7 +218,7 @@ class MixtureSynthesizer(BaseSynthesizer):
         batch_size=4096,
         numerical_encoding="quantile",
         point_masses=0.1,
-        max_categories=None,
+        max_categories=50,
         categorical_columns=None,
         numerical_columns=None,
         column_encoders=None,
@@ -544,9 +547,9 @@ class MixtureSynthesizer(BaseSynthesizer):
         decoded = self.encoder_.inverse_transform_columns(
             np.nan_to_num(out_num, nan=0.5), np.maximum(out_codes, -1),
             random_state=decode_seed)
-        result = frame.copy()
+        result = frame.iloc[:, :check_frame(X).shape[1]].copy()  # not a target X lacks
         for name, miss in missing.items():
-            if miss.any():
+            if name in result.columns and miss.any():
                 result[name] = _fill(result[name], decoded[name], miss)
         if not isinstance(X, pd.DataFrame):
             result.columns = names if names is not None else result.columns
@@ -554,19 +557,14 @@ class MixtureSynthesizer(BaseSynthesizer):
 
     # ------------------------------------------------------------ helpers
     def _check_rows(self, X):
-        frame = check_frame(X, allow_empty=True)
-        names = [col.name_ for col in self.encoder_.column_encoders_]
-        if isinstance(X, pd.DataFrame):
-            needed = [c for c in names if self.encoder_.layout_.column_spans(c)]
-            absent = [c for c in needed if c not in frame.columns]
-            if absent:
-                raise ValueError(f"Columns {absent} were seen at fit but are missing from X "
-                                 f"(it has {list(frame.columns)}).")
-            return frame, None
-        if frame.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {frame.shape[1]} features, but {type(self).__name__} is "
-                             f"expecting {self.n_features_in_} features as input.")
-        return frame.set_axis(names, axis=1), list(frame.columns)
+        """``X`` as a frame of the training columns (an absent target, joined at fit by
+        ``fit(X, y)``, as a missing value: marginalised), and an array's own column names."""
+        frame, absent = self._training_rows(X)
+        if absent:
+            frame = frame.copy()
+            for name in absent:
+                frame[name] = np.nan
+        return frame, (None if isinstance(X, pd.DataFrame) else list(check_frame(X).columns))
 
     def _views(self, frame, *, impute, missing_as_value=False):
         """Per-column evidence of ``frame``: observed cells encoded, missing cells free (or,

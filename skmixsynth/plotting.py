@@ -11,6 +11,8 @@
   (Pearson's r or Cramér's V) changes from the real to the synthetic table.
 - :func:`plot_feature_contributions`: the GTCoder paper's Fig. 4, each feature's share of the
   [CLS] attention of a fitted :class:`~skmixsynth.GTCoderSynthesizer`.
+- :func:`plot_history`: the losses of a fit, epoch by epoch (``history_``), one panel per
+  training phase.
 
 matplotlib is an optional dependency: ``pip install "skmixsynth[plot]"``. Every function
 returns a :class:`matplotlib.figure.Figure` and never calls ``plt.show()``. New figures are
@@ -32,15 +34,17 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from .metrics._common import check_pair, is_numeric_kind, joint_codes, numeric_values
-from .metrics._mixgan import correlation_maintenance, marginal_agreement
-from .metrics._quality import column_pair_trends_details
+from ._validation import check_tables, is_numeric_kind, joint_codes
+from ._validation import kind_values as numeric_values
+from .metrics import column_pair_trends_details, correlation_maintenance, marginal_agreement
 
 __all__ = [
+    "heatmap_cells",
     "plot_association_difference",
     "plot_correlation_maintenance",
     "plot_distributions",
     "plot_feature_contributions",
+    "plot_history",
     "plot_marginal_agreement",
 ]
 
@@ -52,6 +56,14 @@ _MISSING_STYLE = ("D", "tab:green", 26, "numerical missing rate")
 _REAL_COLOUR = "0.45"
 _SYNTHETIC_COLOURS = ("tab:orange", "tab:blue", "tab:green", "tab:red", "tab:purple", "tab:brown")
 _PANEL_SIZE = 4.4
+# Legibility at any number of columns: no text below _MIN_FONT points; a heat-map cell is at
+# least _MIN_CELL inches (one 7-point label per row and column) until the map would pass
+# _MAX_MAP inches, past which only every k-th label is written; the correlation-maintenance
+# diagram names at most _MAX_POINT_LABELS columns, those furthest from its diagonal.
+_MIN_FONT = 7
+_MIN_CELL = 0.14
+_MAX_MAP = 20.0
+_MAX_POINT_LABELS = 12
 
 
 def _require_matplotlib():
@@ -146,7 +158,7 @@ def _diagonal_panel(ax, groups, low, high, x_label, y_label):
     ax.set_xlabel(x_label)
     ax.set_ylabel(y_label)
     ax.grid(True, lw=0.4, alpha=0.4)
-    ax.legend(loc="upper left", fontsize="x-small", framealpha=0.85)
+    ax.legend(loc="upper left", fontsize=_MIN_FONT, framealpha=0.85)
 
 
 def _summary_box(ax, text):
@@ -291,6 +303,25 @@ def plot_marginal_agreement(
 # mixGAN Fig. 4
 
 
+def _spaced_labels(axis, x, y, priority):
+    """Indices of the points to name: all of them up to _MAX_POINT_LABELS points, else at
+    most that many, by decreasing priority, whose labels (about 7 points high and 50 wide, up
+    and right of the point) do not overlap."""
+    if len(x) <= _MAX_POINT_LABELS:
+        return list(range(len(x)))
+    points = axis.transData.transform(np.column_stack([x, y])) * 72.0 / axis.figure.dpi
+    placed = []
+    for i in np.argsort(-priority, kind="stable"):
+        if len(placed) == _MAX_POINT_LABELS:
+            break
+        if not np.all(np.isfinite(points[i])):
+            continue
+        if all(abs(points[i, 0] - points[j, 0]) > 50 or abs(points[i, 1] - points[j, 1]) > 9
+               for j in placed):
+            placed.append(i)
+    return sorted(placed)
+
+
 def plot_correlation_maintenance(
     real=None,
     synthetic=None,
@@ -300,6 +331,7 @@ def plot_correlation_maintenance(
     estimator=None,
     random_state=0,
     annotate=True,
+    scale="auto",
     ax=None,
     title=None,
 ):
@@ -312,6 +344,13 @@ def plot_correlation_maintenance(
     The points lie on the dashed diagonal when the synthetic table keeps the dependencies
     between columns; above it, the synthetic rows teach less about that column than real
     ones. A box gives the mean ``|E_real - E_fake|`` (lower is better).
+
+    When ``errors`` has an ``e_null`` column (from
+    :func:`~skmixsynth.metrics.correlation_maintenance_baseline`, as in the evaluation
+    report), grey crosses ``(E_real, E_null)`` show where a table keeping every column's
+    distribution and no dependence would sit, and the box gives its mean gap and the share
+    of columns the others hardly predict (``E_real >= 0.9 E_null``): when the crosses hug
+    the diagonal, the score is compressed towards 1 whatever the synthesizer keeps.
 
     Parameters
     ----------
@@ -328,7 +367,15 @@ def plot_correlation_maintenance(
     random_state : int, RandomState or None, default=0
         Passed to :func:`~skmixsynth.metrics.correlation_maintenance`.
     annotate : bool, default=True
-        Write the column name next to each point.
+        Write the column name next to the points: every one up to 12 columns, else at most
+        12, those furthest from the diagonal whose labels do not overlap (the box says how
+        many are named).
+    scale : {"auto", "linear", "log"}, default="auto"
+        Scale of both axes. ``"auto"`` is logarithmic when the largest error is more than 30
+        times the tenth percentile of the errors (error rates of categorical columns beside
+        the small scaled MSEs of numerical ones, which a linear scale piles up at the
+        origin), else linear.
+        Errors of 0 are drawn at the lower limit of a logarithmic scale.
     ax : Axes or sequence of Axes, default=None
         Where to draw, one Axes per synthetic table; a new figure when None.
     title : str, default=None
@@ -365,9 +412,29 @@ def plot_correlation_maintenance(
         ),
     )
     fig, axes = _panel_axes(ax, len(panels))
-    low, high = _limits(np.concatenate([np.r_[t["e_real"], t["e_fake"]] for _, t in panels]))
+    if scale not in ("auto", "linear", "log"):
+        raise ValueError(f"scale must be 'auto', 'linear' or 'log'; got {scale!r}.")
+    values = np.concatenate(
+        [np.r_[t["e_real"], t["e_fake"], t["e_null"] if "e_null" in t else []] for _, t in panels]
+    ).astype(np.float64)
+    positive = values[np.isfinite(values) & (values > 0)]
+    if scale == "auto":
+        spread = positive.size and positive.max() > 30 * np.quantile(positive, 0.1)
+        scale = "log" if spread else "linear"
+    if scale == "log" and positive.size:
+        low, high = positive.min() / 1.5, positive.max() * 1.5
+    else:
+        scale = "linear"
+        low, high = _limits(values)
     for axis, (_, table) in zip(axes, panels, strict=True):
-        table = table.dropna(subset=["e_real", "e_fake"])
+        table = raw = table.dropna(subset=["e_real", "e_fake"])
+        if scale == "log":
+            axis.set_xscale("log")
+            axis.set_yscale("log")
+            axis.tick_params(which="minor", labelsize=_MIN_FONT)
+            clipped = {c: table[c].clip(lower=low) for c in ("e_real", "e_fake", "e_null")
+                       if c in table}
+            table = table.assign(**clipped)
         numerical = (table["kind"] == "numerical").to_numpy()
         groups = [
             (
@@ -388,19 +455,37 @@ def plot_correlation_maintenance(
             "E_real (trained on real rows)",
             "E_fake (trained on synthetic rows)",
         )
+        if "e_null" in table.columns:
+            # where a table keeping every column but no dependence would sit
+            floor = table.dropna(subset=["e_null"])
+            axis.scatter(floor["e_real"], floor["e_null"], marker="x", s=22, c="0.55",
+                         linewidths=0.8, zorder=1.5,
+                         label=f"independent columns ({len(floor)})")
+            axis.legend(loc="upper left", fontsize=_MIN_FONT, framealpha=0.85)
+        gaps = (raw["e_real"] - raw["e_fake"]).abs().to_numpy(dtype=np.float64)
         if annotate:
-            for column, x, y in zip(table["column"], table["e_real"], table["e_fake"], strict=True):
+            # at most _MAX_POINT_LABELS names, those furthest from the diagonal
+            named = _spaced_labels(axis, table["e_real"].to_numpy(dtype=np.float64),
+                                   table["e_fake"].to_numpy(dtype=np.float64), gaps)
+            for i in named:
                 axis.annotate(
-                    str(column),
-                    (x, y),
+                    str(table["column"].iloc[i]),
+                    (table["e_real"].iloc[i], table["e_fake"].iloc[i]),
                     xytext=(3, 3),
                     textcoords="offset points",
-                    fontsize="xx-small",
+                    fontsize=_MIN_FONT,
                     color="0.2",
                 )
-        gaps = (table["e_real"] - table["e_fake"]).abs().to_numpy(dtype=np.float64)
         gap = float(gaps.mean()) if gaps.size else np.nan
-        _summary_box(axis, f"mean |E_real - E_fake| = {gap:.4f}")
+        text = f"mean |E_real - E_fake| = {gap:.4f}"
+        if "e_null" in raw.columns and raw["e_null"].notna().any():
+            floor_gap = float((raw["e_real"] - raw["e_null"]).abs().mean())
+            weak = float((raw["e_real"] >= 0.9 * raw["e_null"]).mean())
+            text += (f"\nindependent columns: mean |E_real - E_null| = {floor_gap:.4f}"
+                     f"\n{weak:.0%} of columns weakly predicted")
+        if annotate and len(named) < len(table):
+            text += f"\n{len(named)} of {len(table)} columns named"
+        _summary_box(axis, text)
     _titles(
         fig, axes, [name for name, _ in panels], title, "Correlation maintenance (mixGAN Fig. 4)"
     )
@@ -468,7 +553,7 @@ def _draw_numerical(ax, column, kind, frames, names, n_bins):
             transform=ax.transAxes,
             ha="right",
             va="top",
-            fontsize="xx-small",
+            fontsize=_MIN_FONT,
             color="0.25",
         )
     ax.set_ylabel("share of rows", fontsize="small")
@@ -498,7 +583,7 @@ def _draw_categorical(ax, column, frames, names, max_levels):
             alpha=0.6 if i == 0 else 0.85,
             label=name,
         )
-    ax.set_yticks(positions, labels, fontsize="x-small")
+    ax.set_yticks(positions, labels, fontsize=_MIN_FONT)
     ax.invert_yaxis()
     ax.set_xlabel("share of rows", fontsize="small")
 
@@ -554,7 +639,7 @@ def plot_distributions(
     max_columns = _check_positive_int(max_columns, "max_columns")
     n_cols = _check_positive_int(n_cols, "n_cols")
     extra = [(frame, name) for name, frame in named[1:]]
-    real, others, kinds = check_pair(real, named[0][1], names=("real", named[0][0]), extra=extra)
+    real, others, kinds = check_tables(real, named[0][1], names=("real", named[0][0]), extra=extra)
     if columns is None:
         columns = list(kinds)
     else:
@@ -581,7 +666,7 @@ def plot_distributions(
         else:
             _draw_categorical(axis, column, frames, names, max_levels)
         axis.set_title(f"{column} ({kind})", fontsize="small")
-        axis.tick_params(labelsize="x-small")
+        axis.tick_params(labelsize=_MIN_FONT)
     handles, labels = grid[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside upper center", ncols=len(names), fontsize="small")
     if len(shown) < len(columns):
@@ -594,6 +679,41 @@ def plot_distributions(
 
 # ------------------------------------------------------------------------------------------
 # Association differences
+
+
+def heatmap_cells(n_columns):
+    """Size of one heat-map cell (inches) and the step between named columns, for legibility.
+
+    A cell is 0.45 inches for up to 13 columns, then shrinks so that the map stays about 6
+    inches wide, down to 0.14 inches (one 7-point label per cell: the smallest legible
+    text); past that the map grows with the columns up to 20 inches, after which cells
+    shrink again and only every ``step``-th column is named, so that labels never overlap
+    and no text is below 7 points.
+
+    Parameters
+    ----------
+    n_columns : int
+        Rows (and columns) of the heat map.
+
+    Returns
+    -------
+    cell : float
+        Side of one cell in inches.
+    step : int
+        Name every ``step``-th column (1: all of them).
+
+    Examples
+    --------
+    >>> from skmixsynth.plotting import heatmap_cells
+    >>> heatmap_cells(8), heatmap_cells(60), heatmap_cells(400)
+    ((0.45, 1), (0.14, 1), (0.05, 3))
+    """
+    n = max(int(n_columns), 1)
+    cell = max(_MIN_CELL, min(0.45, 6.0 / n))
+    if cell * n <= _MAX_MAP:
+        return cell, 1
+    cell = _MAX_MAP / n
+    return cell, math.ceil(_MIN_CELL / cell)
 
 
 def _difference_matrix(details, columns):
@@ -674,8 +794,9 @@ def plot_association_difference(
     vmax = max(1.0, float(finite.max())) if finite.size else 1.0
     if annotate is None:
         annotate = len(columns) <= 12
-    size = max(_PANEL_SIZE, 0.45 * len(columns) + 1.5)
-    fig, axes = _panel_axes(ax, len(panels), width=size + 0.6, height=size)
+    cell, step = heatmap_cells(len(columns))
+    size = max(_PANEL_SIZE, cell * len(columns) + 2.2)  # + room for 16-character labels
+    fig, axes = _panel_axes(ax, len(panels), width=size + 0.9, height=size)
 
     from matplotlib import colormaps
 
@@ -686,9 +807,14 @@ def plot_association_difference(
         image = axis.imshow(
             np.ma.masked_invalid(matrix), cmap=cmap, vmin=0.0, vmax=vmax, aspect="equal"
         )
-        positions = np.arange(len(columns))
-        axis.set_xticks(positions, labels, rotation=90, fontsize="x-small")
-        axis.set_yticks(positions, labels, fontsize="x-small")
+        positions = np.arange(0, len(columns), step)
+        shown = [labels[i] for i in positions]
+        font = max(_MIN_FONT, min(9, 72 * cell * step * 0.8))
+        axis.set_xticks(positions, shown, rotation=90, fontsize=font)
+        axis.set_yticks(positions, shown, fontsize=font)
+        if step > 1:
+            axis.set_xlabel(f"every {step}th column named ({len(columns)} columns)",
+                            fontsize=_MIN_FONT)
         if annotate:
             for i, j in zip(*np.nonzero(np.isfinite(matrix)), strict=True):
                 value = matrix[i, j]
@@ -698,7 +824,7 @@ def plot_association_difference(
                     f"{value:.2f}",
                     ha="center",
                     va="center",
-                    fontsize="xx-small",
+                    fontsize=_MIN_FONT,
                     color="white" if value > 0.6 * vmax else "0.15",
                 )
     fig.colorbar(image, ax=axes, shrink=0.8, label="|association real - synthetic|")
@@ -790,9 +916,134 @@ def plot_feature_contributions(model_or_series, X=None, *, ax=None, title=None):
     axis.barh(positions, values, color=colours, edgecolor="0.3", linewidth=0.4)
     axis.set_yticks(positions, labels, fontsize="small")
     for y, value in zip(positions, values, strict=True):
-        axis.text(value, y, f" {value:.3f}", va="center", ha="left", fontsize="x-small")
+        axis.text(value, y, f" {value:.3f}", va="center", ha="left", fontsize=_MIN_FONT)
     axis.set_xlim(0, max(high, 0) * 1.18 or 1.0)
     axis.set_xlabel("share of the [CLS] attention")
     _titles(fig, axes, ["contributions"], title,
             "Feature contributions to the fused representation")
+    return fig
+
+
+# ------------------------------------------------------------------------------------------
+# Training history
+
+_HISTORY_KEYS = ("phase", "epoch", "seconds")
+
+
+def plot_history(model_or_history, *, losses=None, logy=False, n_cols=3, title=None):
+    """The losses recorded in a fitted synthesizer's ``history_``, one panel per phase.
+
+    Every synthesizer appends one record per finished epoch to ``history_``: its ``phase``,
+    its ``epoch`` within the phase, the mean of each loss over the epoch, and ``seconds``.
+    Phases have their own losses and scales (MixGAN: ``autoencoder`` with ``ae_loss``,
+    ``ae_numerical``, ``ae_categorical``, then ``gan`` with ``d_loss``, ``g_loss``,
+    ``recon_loss``; GTCoder: ``train`` with ``loss``, ``kl``, ``cl``, ``re``;
+    MixtureSynthesizer: ``adam`` with the training ``nll`` and, with a validation split,
+    ``val_nll``, whose best epoch is marked), so each phase with a loss gets a panel: one line
+    per loss against the epoch (markers when the phase is short). Phases that record no loss
+    (GTCoder's ``latent``, IndependentSynthesizer's ``statistics``) are left out, and named
+    in the figure title.
+
+    Parameters
+    ----------
+    model_or_history : fitted synthesizer or list of dict
+        A model with ``history_``, or the list of records itself.
+    losses : list of str, default=None
+        The losses to draw; all of them when None.
+    logy : bool, default=False
+        Logarithmic loss axis (for positive losses that fall over decades).
+    n_cols : int, default=3
+        Panels per row.
+    title : str, default=None
+        Title of the figure; by default the model's class name.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        One Axes per phase with a loss.
+
+    Raises
+    ------
+    ValueError
+        When the history is empty or records no loss (for instance that of
+        IndependentSynthesizer, which counts rather than trains), or a name of ``losses``
+        is not in it.
+
+    Examples
+    --------
+    >>> from skmixsynth import MixtureSynthesizer
+    >>> from skmixsynth.datasets import make_mixed
+    >>> from skmixsynth.plotting import plot_history
+    >>> model = MixtureSynthesizer(n_components=4, n_subcomponents=2, epochs=3,
+    ...                            random_state=0).fit(make_mixed(300, random_state=0))
+    >>> fig = plot_history(model)
+    >>> [ax.get_title() for ax in fig.axes]
+    ['adam (3 epochs)']
+    >>> [line.get_label() for line in fig.axes[0].lines]  # doctest: +NORMALIZE_WHITESPACE
+    ['nll', 'val_nll', 'best val_nll (epoch ...)']
+    """
+    Figure = _require_matplotlib()
+    if isinstance(model_or_history, (list, tuple)):
+        history, name = list(model_or_history), "history"
+    elif hasattr(model_or_history, "history_"):
+        history, name = list(model_or_history.history_), type(model_or_history).__name__
+    else:
+        raise TypeError(
+            "model_or_history must be a fitted synthesizer (with history_) or a list of "
+            f"epoch records; got {type(model_or_history).__name__}."
+        )
+    if not history:
+        raise ValueError(f"The history of {name} is empty: nothing to plot.")
+    if not all(isinstance(record, Mapping) and "phase" in record for record in history):
+        raise ValueError("Every history record must be a dict with a 'phase' key.")
+    n_cols = _check_positive_int(n_cols, "n_cols")
+    phases = {}
+    for record in history:
+        phases.setdefault(record["phase"], []).append(record)
+    recorded = {k for record in history for k in record if k not in _HISTORY_KEYS}
+    if losses is not None:
+        losses = [losses] if isinstance(losses, str) else list(losses)
+        unknown = [k for k in losses if k not in recorded]
+        if unknown:
+            raise ValueError(f"losses {unknown} are not in the history; it records "
+                             f"{sorted(recorded)}.")
+    drawn = {}
+    for phase, records in phases.items():
+        keys = list(dict.fromkeys(k for r in records for k in r if k not in _HISTORY_KEYS))
+        keys = [k for k in keys if losses is None or k in losses]
+        if keys:
+            drawn[phase] = (records, keys)
+    if not drawn:
+        raise ValueError(
+            f"The history of {name} records no loss (phases {list(phases)}): nothing to plot."
+        )
+    n_cols = min(n_cols, len(drawn))
+    n_rows = math.ceil(len(drawn) / n_cols)
+    fig = Figure(figsize=(_PANEL_SIZE * 1.25 * n_cols, 3.4 * n_rows + 0.4), layout="constrained")
+    grid = fig.subplots(n_rows, n_cols, squeeze=False).ravel()
+    for axis in grid[len(drawn):]:
+        fig.delaxes(axis)
+    for axis, (phase, (records, keys)) in zip(grid, drawn.items(), strict=False):
+        epochs = np.array([r.get("epoch", i) for i, r in enumerate(records)], dtype=np.float64)
+        marker = "o" if len(records) <= 20 else None
+        for key in keys:
+            values = np.array([r.get(key, np.nan) for r in records], dtype=np.float64)
+            axis.plot(epochs, values, marker=marker, ms=3, lw=1.3, label=key)
+            if key == "val_nll" and np.isfinite(values).any():
+                best = int(np.nanargmin(values))
+                axis.axvline(epochs[best], ls=":", lw=1, color="0.4",
+                             label=f"best val_nll (epoch {int(epochs[best])})")
+        if logy:
+            axis.set_yscale("log")
+        axis.set_title(f"{phase} ({len(records)} epoch{'s' if len(records) != 1 else ''})",
+                       fontsize="medium")
+        axis.set_xlabel("epoch")
+        axis.set_ylabel("loss (epoch mean)")
+        axis.grid(True, lw=0.4, alpha=0.4)
+        axis.legend(fontsize=_MIN_FONT, framealpha=0.85)
+    heading = name if title is None else title
+    skipped = [p for p in phases if p not in drawn]
+    if skipped and title is None:
+        heading += f" (no loss recorded in {', '.join(map(str, skipped))})"
+    fig.suptitle(heading)
     return fig

@@ -345,3 +345,195 @@ def test_feature_contributions_without_matplotlib(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(ImportError, match=r'pip install "skmixsynth\[plot\]"'):
         plotting.plot_feature_contributions(pd.Series({"a": 1.0}))
+
+
+# --------------------------------------------------------------------------------------------
+# Legible at any number of columns (60 sonar-like columns)
+
+
+def _wide(n_rows=120, n_columns=60, seed=0):
+    rng = np.random.default_rng(seed)
+    smooth = np.cumsum(rng.normal(size=(n_rows, n_columns)), axis=1)
+    return pd.DataFrame(0.3 / (1 + np.exp(-smooth / 4)),
+                        columns=[f"attribute_{i:02d}" for i in range(n_columns)])
+
+
+def _rendered_texts(fig):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
+
+    FigureCanvasAgg(fig).draw()
+    return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+
+
+def _overlaps(boxes):
+    boxes = sorted(boxes, key=lambda b: (b.x0, b.y0))
+    return [
+        (a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:]
+        if a.overlaps(b) and min(a.x1, b.x1) - max(a.x0, b.x0) > 0.5
+        and min(a.y1, b.y1) - max(a.y0, b.y0) > 0.5
+    ]
+
+
+@pytest.fixture(scope="module")
+def wide_details():
+    real, fake = _wide(seed=0), _wide(seed=1)
+    return column_pair_trends_details(real, fake)
+
+
+def test_association_heat_map_of_60_columns_is_legible(wide_details):
+    fig = plotting.plot_association_difference(details=wide_details)
+    ax = fig.axes[0]
+    width, height = fig.get_size_inches()
+    assert width >= 60 * 0.14 and height >= 60 * 0.14  # grows with the columns
+    texts = _rendered_texts(fig)
+    assert min(t.get_fontsize() for t in texts) >= 7
+    xlabels = [t for t in ax.get_xticklabels() if t.get_text()]
+    ylabels = [t for t in ax.get_yticklabels() if t.get_text()]
+    assert len(xlabels) == len(ylabels) == 60  # every column named
+    renderer = fig.canvas.get_renderer()
+    for labels in (xlabels, ylabels):
+        assert not _overlaps([t.get_window_extent(renderer) for t in labels])
+
+
+def test_association_heat_map_thins_its_labels_past_its_largest_size():
+    assert plotting.heatmap_cells(12) == (0.45, 1)
+    cell, step = plotting.heatmap_cells(60)
+    assert cell == pytest.approx(0.14) and step == 1
+    for n in (150, 400, 1000):
+        cell, step = plotting.heatmap_cells(n)
+        assert cell * n == pytest.approx(20.0) and cell * step >= 0.14
+    import itertools
+
+    rng = np.random.default_rng(0)
+    pairs = list(itertools.combinations([f"attribute_{i:03d}" for i in range(160)], 2))
+    details = pd.DataFrame(pairs, columns=["column_1", "column_2"]).assign(
+        real_association=rng.uniform(-1, 1, len(pairs)),
+        synthetic_association=rng.uniform(-1, 1, len(pairs)))
+    fig = plotting.plot_association_difference(details=details)
+    ax = fig.axes[0]
+    _, step = plotting.heatmap_cells(160)
+    assert step == 2
+    assert len([t for t in ax.get_xticklabels() if t.get_text()]) == 80
+    assert "every 2th column named" in ax.get_xlabel()
+    texts = _rendered_texts(fig)
+    assert min(t.get_fontsize() for t in texts) >= 7
+    renderer = fig.canvas.get_renderer()
+    assert not _overlaps([t.get_window_extent(renderer) for t in ax.get_yticklabels()])
+
+
+@pytest.fixture(scope="module")
+def wide_errors():
+    rng = np.random.default_rng(0)
+    n = 61
+    e_real = np.r_[rng.uniform(0.001, 0.004, n - 1), 0.2]
+    frame = pd.DataFrame({
+        "column": [f"attribute_{i:02d}" for i in range(n - 1)] + ["label"],
+        "kind": ["numerical"] * (n - 1) + ["categorical"],
+        "e_real": e_real,
+        "e_fake": e_real * rng.uniform(1, 30, n),
+    })
+    return frame.assign(e_null=frame["e_fake"] * 0.95)
+
+
+def test_correlation_maintenance_of_60_columns_is_legible(wide_errors):
+    fig = plotting.plot_correlation_maintenance(errors=wide_errors)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" == ax.get_yscale()  # MSEs beside an error rate
+    assert_diagonal(ax)
+    texts = _rendered_texts(fig)
+    assert min(t.get_fontsize() for t in texts) >= 7
+    names = [t for t in ax.texts if t.get_text() in set(wide_errors["column"])]
+    assert 3 <= len(names) <= 12
+    renderer = fig.canvas.get_renderer()
+    assert not _overlaps([t.get_window_extent(renderer) for t in names])
+    gaps = (wide_errors["e_real"] - wide_errors["e_fake"]).abs()
+    assert wide_errors.loc[gaps.idxmax(), "column"] in {t.get_text() for t in names}
+    summary = next(t.get_text() for t in ax.texts if "mean |E_real - E_fake|" in t.get_text())
+    assert f"{gaps.mean():.4f}" in summary  # the unclipped errors
+    assert f"{len(names)} of 61 columns named" in summary
+    floor = (wide_errors["e_real"] - wide_errors["e_null"]).abs().mean()
+    assert f"mean |E_real - E_null| = {floor:.4f}" in summary
+    crosses = [c for c in ax.collections if c.get_label().startswith("independent columns")]
+    assert len(crosses) == 1 and len(crosses[0].get_offsets()) == 61
+    linear = plotting.plot_correlation_maintenance(errors=wide_errors, scale="linear").axes[0]
+    assert linear.get_xscale() == "linear"
+    with pytest.raises(ValueError, match="scale must be"):
+        plotting.plot_correlation_maintenance(errors=wide_errors, scale="loglog")
+
+
+def test_small_errors_stay_linear(errors):
+    fig = plotting.plot_correlation_maintenance(errors=errors.assign(e_real=0.1, e_fake=0.2))
+    assert fig.axes[0].get_xscale() == "linear"
+
+
+# --------------------------------------------------------------------------------------------
+# Training history
+
+
+@pytest.fixture(scope="module")
+def short_fits():
+    from skmixsynth import IndependentSynthesizer, MixGANSynthesizer, MixtureSynthesizer
+    from skmixsynth.gtcoder import GTCoderSynthesizer
+
+    real = make_mixed(120, random_state=0)
+    with threadpool_limits(limits=1):
+        return {
+            "mixgan": MixGANSynthesizer(epochs=2, ae_epochs=25, batch_size=60,
+                                        random_state=0).fit(real),
+            "gtcoder": GTCoderSynthesizer(d_token=8, n_layers=1, latent_dim=4,
+                                          decoder_dims=(16,), n_components=2, epochs=2,
+                                          random_state=0).fit(real),
+            "mixture": MixtureSynthesizer(n_components=2, n_subcomponents=2, epochs=3,
+                                          random_state=0).fit(real),
+            "independent": IndependentSynthesizer(random_state=0).fit(real),
+        }
+
+
+def _lines(ax):
+    return {line.get_label(): line for line in ax.lines}
+
+
+@pytest.mark.slow
+def test_history_of_every_model(short_fits):
+    mixgan = plotting.plot_history(short_fits["mixgan"])
+    assert [ax.get_title() for ax in mixgan.axes] == ["autoencoder (25 epochs)", "gan (2 epochs)"]
+    ae, gan = (_lines(ax) for ax in mixgan.axes)
+    assert set(ae) == {"ae_loss", "ae_numerical", "ae_categorical"}
+    assert set(gan) == {"d_loss", "g_loss", "recon_loss"}
+    history = short_fits["mixgan"].history_
+    np.testing.assert_allclose(ae["ae_loss"].get_ydata(),
+                               [r["ae_loss"] for r in history if r["phase"] == "autoencoder"])
+    np.testing.assert_array_equal(gan["g_loss"].get_xdata(), [0, 1])
+    assert mixgan.get_suptitle() == "MixGANSynthesizer"
+
+    gtcoder = plotting.plot_history(short_fits["gtcoder"])
+    assert [ax.get_title() for ax in gtcoder.axes] == ["train (2 epochs)"]
+    assert set(_lines(gtcoder.axes[0])) == {"loss", "kl", "cl", "re"}
+    assert "no loss recorded in latent" in gtcoder.get_suptitle()
+
+    mixture = plotting.plot_history(short_fits["mixture"], losses=["val_nll"], logy=True)
+    lines = _lines(mixture.axes[0])
+    assert "val_nll" in lines and "nll" not in lines
+    assert any(label.startswith("best val_nll") for label in lines)
+    assert mixture.axes[0].get_yscale() == "log"
+
+    with pytest.raises(ValueError, match="records no loss"):
+        plotting.plot_history(short_fits["independent"])
+    with pytest.raises(ValueError, match=r"losses \['nope'\] are not in the history"):
+        plotting.plot_history(short_fits["mixture"], losses=["nope"])
+
+
+def test_history_from_records_and_errors():
+    records = [{"phase": "a", "epoch": i, "loss": 1.0 / (i + 1), "seconds": 0.1}
+               for i in range(30)]
+    fig = plotting.plot_history(records, title="mine")
+    (line,) = fig.axes[0].lines
+    np.testing.assert_allclose(line.get_ydata(), [1.0 / (i + 1) for i in range(30)])
+    assert fig.get_suptitle() == "mine"
+    with pytest.raises(ValueError, match="empty"):
+        plotting.plot_history([])
+    with pytest.raises(TypeError, match="history_"):
+        plotting.plot_history("model")
+    with pytest.raises(ValueError, match="'phase' key"):
+        plotting.plot_history([{"epoch": 0, "loss": 1.0}])

@@ -9,7 +9,8 @@ Fidelity
     ``*_details``): SDMetrics 0.32 ``QualityReport`` definitions.
     :func:`marginal_agreement` / :func:`marginal_agreement_score` /
     :func:`marginal_agreement_summary`: mixGAN §5.1.
-    :func:`correlation_maintenance` / :func:`correlation_maintenance_gap`: mixGAN §5.2.
+    :func:`correlation_maintenance` / :func:`correlation_maintenance_gap`: mixGAN §5.2;
+    :func:`correlation_maintenance_baseline`: its floor, the errors of no dependence.
     :func:`detection_score`: a classifier two-sample test (SDMetrics' detection definition).
 Utility
     :func:`ml_efficacy`: GTCoder Table 1 (train on synthetic, test on real).
@@ -22,8 +23,13 @@ Privacy
 Model selection
     :func:`get_scorer`, :func:`get_scorer_names`, :func:`make_synthesis_scorer`: callables
     ``scorer(synthesizer, X, y=None)`` for ``GridSearchCV(..., scoring=get_scorer("quality"))``.
+
+:func:`evaluate` and :class:`EvaluationReport` (every score, table and figure at once, and
+the HTML report) live in :mod:`skmixsynth.report`, which composes the metrics and the plots;
+they are importable from here too.
 """
 
+from ._baseline import correlation_maintenance_baseline
 from ._detection import detection_score
 from ._mixgan import (
     correlation_maintenance,
@@ -45,7 +51,6 @@ from ._quality import (
     column_shapes_details,
     quality_score,
 )
-from ._report import EvaluationReport, evaluate
 from ._scorer import get_scorer, get_scorer_names, make_synthesis_scorer
 from ._utility import likelihood_fitness, ml_efficacy
 
@@ -56,6 +61,7 @@ __all__ = [
     "column_shapes",
     "column_shapes_details",
     "correlation_maintenance",
+    "correlation_maintenance_baseline",
     "correlation_maintenance_gap",
     "dcr_ratio",
     "detection_score",
@@ -73,3 +79,13 @@ __all__ = [
     "rare_value_copy_details",
     "rare_value_copy_rate",
 ]
+
+
+def __getattr__(name):
+    # The report composes metrics and plots (skmixsynth.report imports this package), so its
+    # two names are looked up there on first use rather than imported at the top.
+    if name in ("EvaluationReport", "evaluate"):
+        from .. import report
+
+        return getattr(report, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -53,7 +53,7 @@ class _SynthesisScorer:
         self._description = description
 
     def __call__(self, estimator, X, y=None, **kwargs):
-        """Score a fitted synthesizer on the real rows ``X`` (``y`` is ignored).
+        """Score a fitted synthesizer on the real rows ``X`` (and ``y``, for a target).
 
         Parameters
         ----------
@@ -64,8 +64,10 @@ class _SynthesisScorer:
             before it: the synthesizer learned (and samples) the transformed table.
         X : DataFrame
             Real rows to compare with.
-        y : ignored
-            For compatibility with scikit-learn's scorer signature.
+        y : array-like or None, default=None
+            The target of a synthesizer fitted with ``fit(X, y)`` (which learned it as a
+            column, ``target_names_``), joined to ``X`` so that the whole table is compared;
+            without it the features are. Ignored for a synthesizer fitted without a target.
         **kwargs : ignored
             Metadata passed by scikit-learn (none is used).
 
@@ -82,7 +84,14 @@ class _SynthesisScorer:
         """
         estimator, X = _synthesizer_and_rows(estimator, X)
         X = check_frame(X, name="X")
+        targets = [t for t in getattr(estimator, "target_names_", None) or () if t not in X]
+        if targets and y is not None:  # fitted with fit(X, y): compare the whole table
+            values = y.to_numpy() if hasattr(y, "to_numpy") else np.asarray(y)
+            X = X.assign(**{str(targets[0]): np.ravel(values)}) if len(targets) == 1 else X
         synthetic = estimator.sample(len(X), random_state=self._random_state)
+        if isinstance(synthetic, pd.DataFrame) and targets:
+            # without y, the features only: the target X lacks is not compared
+            synthetic = synthetic[[c for c in synthetic.columns if c in X.columns]]
         if not isinstance(synthetic, pd.DataFrame):
             synthetic = check_frame(synthetic, name="the sampled rows")
             if synthetic.shape[1] != X.shape[1]:

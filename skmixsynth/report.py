@@ -1,29 +1,49 @@
-"""One call for every evaluation of a synthetic table: scores, tables, figures, HTML report."""
+"""The evaluation report: every score, table and figure of one synthetic table, and its HTML.
+
+The report is a surface, not a metric: :func:`evaluate` computes the scores with the public
+functions of :mod:`skmixsynth.metrics`, draws the figures with those of
+:mod:`skmixsynth.plotting`, and :class:`EvaluationReport` renders the result as text
+(``print(report)``), JSON (``report.to_dict()``) or one self-contained HTML page
+(``report.to_html(path)``, from the Jinja2 template ``skmixsynth/templates/report.html``:
+``pip install "skmixsynth[report]"``).
+
+``skmixsynth.metrics.evaluate`` and ``skmixsynth.metrics.EvaluationReport`` are these same
+objects.
+"""
 
 from __future__ import annotations
 
 import base64
-import html
+import datetime
 import io
 import math
+import numbers
 
 import numpy as np
 import pandas as pd
 
-from ._common import check_pair
-from ._detection import detection_score
-from ._mixgan import correlation_maintenance, marginal_agreement, marginal_agreement_summary
-from ._privacy import (
-    _identifier_columns,
+from ._protection import IdentifierColumn, looks_like_identifier
+from ._validation import check_tables
+from .metrics import (
+    column_pair_trends_details,
+    column_shapes_details,
+    correlation_maintenance,
+    correlation_maintenance_baseline,
     dcr_ratio,
+    detection_score,
     exact_copy_rate,
+    marginal_agreement,
+    marginal_agreement_summary,
+    ml_efficacy,
     rare_value_copy_details,
     rare_value_copy_rate,
 )
-from ._quality import _nanmean, column_pair_trends_details, column_shapes_details
-from ._utility import ml_efficacy
 
-__all__ = ["EvaluationReport", "evaluate"]
+__all__ = ["EvaluationReport", "evaluate", "format_number"]
+
+_REPORT_HINT = 'pip install "skmixsynth[report]"'
+# Rows of one table shown in the HTML page (all of them stay in report.tables).
+MAX_HTML_ROWS = 50
 
 # name -> (range, explanation). Every score is oriented so that greater is better.
 SCORE_INFO = {
@@ -160,6 +180,9 @@ FIGURE_INFO = {
         "dependencies between columns are kept, above it when the synthetic rows teach less."
     ),
     "distributions": "Real (grey) and synthetic marginal distributions, column by column.",
+    "history": (
+        "The synthesizer's losses epoch by epoch (history_), one panel per training phase."
+    ),
     "association_difference": (
         "|association_real - association_synthetic| for every pair of columns (Pearson's r "
         "or Cramer's V): 0 (light) means the pair's association is kept."
@@ -169,6 +192,10 @@ FIGURE_INFO = {
 # Subplots of the distributions figure.
 _MAX_COLUMNS = 24
 _GREATER_IS_BETTER = "Greater is better for every score; 1 is perfect where bounded."
+# correlation_maintenance: a column is weakly predicted when e_real >= _WEAK * e_null, and the
+# report flags the score as compressed when the independence floor is at least _COMPRESSED.
+_WEAK = 0.9
+_COMPRESSED = 0.9
 
 
 def _is_missing(value):
@@ -176,7 +203,12 @@ def _is_missing(value):
 
 
 def _jsonable(value):
-    """A plain Python value for JSON: NaN -> None, numpy scalars unwrapped, others str."""
+    """A plain Python value for JSON: NaN -> None, numpy scalars unwrapped, containers
+    converted element by element, others str."""
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item) for item in value]
     if isinstance(value, np.generic):
         value = value.item()
     if _is_missing(value):
@@ -188,17 +220,79 @@ def _jsonable(value):
     return str(value)
 
 
-def _format_value(value):
+def format_number(value):
+    """The one number format of the report (text, HTML scores and tables alike).
+
+    Integers as they are (with thousands separators); other real numbers with four decimals,
+    in scientific notation when their magnitude is below 0.0001 or at least 1e7; missing
+    values (None, NaN) as ``"nan"``, infinities as ``"inf"``/``"-inf"``; anything else as
+    ``str(value)``.
+
+    Parameters
+    ----------
+    value : object
+
+    Returns
+    -------
+    text : str
+
+    Examples
+    --------
+    >>> from skmixsynth.report import format_number
+    >>> format_number(0.912345), format_number(12000), format_number(3.2e-7)
+    ('0.9123', '12,000', '3.2000e-07')
+    >>> format_number(float("nan")), format_number(True), format_number("north")
+    ('nan', 'True', 'north')
+    """
+    if isinstance(value, (bool, np.bool_)) or isinstance(value, str):
+        return str(value)
     if _is_missing(value):
         return "nan"
-    return f"{value:.4f}"
+    if isinstance(value, numbers.Integral):
+        return f"{int(value):,}"
+    if isinstance(value, numbers.Real):
+        value = float(value)
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        if value != 0 and (abs(value) < 1e-4 or abs(value) >= 1e7):
+            return f"{value:.4e}"
+        return f"{value:.4f}"
+    return str(value)
+
+
+def _nanmean(values):
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0 or np.all(np.isnan(values)):
+        return np.nan
+    return float(np.nanmean(values))
+
+
+def _references(scores, info):
+    """Per score, the number to read it beside (the ceiling, the raw ratio, the floor)."""
+    out = {}
+    for name in scores:
+        if name.startswith("ml_efficacy_"):
+            ceiling = info.get(f"{name}_ceiling")
+            if ceiling is not None:
+                out[name] = f"ceiling {format_number(ceiling)} (trained on real rows)"
+        elif name == "privacy_dcr" and info.get("dcr_ratio") is not None:
+            out[name] = f"raw DCR ratio {format_number(info['dcr_ratio'])}"
+        elif name == "correlation_maintenance":
+            floor = info.get("correlation_maintenance_floor")
+            kept = info.get("correlation_maintenance_kept")
+            if floor is not None:
+                out[name] = f"independent columns about {format_number(floor)}"
+            if floor is not None and kept is not None:
+                out[name] += f", {kept:.0%} of the way from there to 1"
+    return out
 
 
 class EvaluationReport:
     """Scores, tables and figures of one synthetic table, as returned by :func:`evaluate`.
 
     Every score is oriented so that greater is better, and 1 is perfect where the score is
-    bounded (see :data:`SCORE_INFO` in this module for each definition).
+    bounded (see :data:`SCORE_INFO` in this module for each definition). Numbers are
+    written with :func:`format_number` everywhere.
 
     Parameters
     ----------
@@ -211,7 +305,10 @@ class EvaluationReport:
     notes : list of str, default=None
         What was skipped and why.
     info : dict, default=None
-        Sizes of the tables and other context (row counts, target, task).
+        Context: the sizes of the tables (``n_real``, ``n_columns``...), the target and task,
+        the synthesizer and its parameters, the date, the identifier columns left out, and
+        the numbers to read some scores beside (``ml_efficacy_*_ceiling``, ``dcr_ratio``,
+        ``correlation_maintenance_floor``); see :func:`evaluate`.
 
     Attributes
     ----------
@@ -220,7 +317,7 @@ class EvaluationReport:
 
     Examples
     --------
-    >>> from skmixsynth.metrics import EvaluationReport
+    >>> from skmixsynth.report import EvaluationReport
     >>> report = EvaluationReport(scores={"quality": 0.91234, "detection": 0.5},
     ...                           notes=["no hold-out: correlation_maintenance skipped"])
     >>> print(report)
@@ -245,12 +342,17 @@ class EvaluationReport:
         self.info = dict(info or {})
 
     # -- text -----------------------------------------------------------------------------
-    def _sizes_line(self):
-        parts = [
-            f"{name}: {self.info[f'n_{name}']} rows"
+    def _sizes(self):
+        """``[(table, rows, columns)]`` of the tables the report was computed on."""
+        n_columns = self.info.get("n_columns")
+        return [
+            (name, self.info[f"n_{name}"], n_columns)
             for name in ("real", "synthetic", "holdout", "train")
             if self.info.get(f"n_{name}") is not None
         ]
+
+    def _sizes_line(self):
+        parts = [f"{name}: {format_number(rows)} rows" for name, rows, _ in self._sizes()]
         if self.info.get("n_columns") is not None:
             parts.append(f"{self.info['n_columns']} columns")
         if self.info.get("target") is not None:
@@ -259,16 +361,20 @@ class EvaluationReport:
 
     def __str__(self):
         lines = ["EvaluationReport"]
+        if self.info.get("synthesizer"):
+            lines.append(f"  synthesizer: {self.info['synthesizer']}")
         sizes = self._sizes_line()
         if sizes:
             lines.append(f"  {sizes}")
         lines.append(f"  {_GREATER_IS_BETTER}")
         if self.scores:
+            references = _references(self.scores, self.info)
             width = max(len("score"), *(len(str(name)) for name in self.scores)) + 2
             lines += ["", f"  {'score':<{width}}{'value':<8}range"]
             for name, value in self.scores.items():
                 bound = SCORE_INFO.get(name, ("",))[0]
-                lines.append(f"  {name!s:<{width}}{_format_value(value):<8}{bound}".rstrip())
+                line = f"  {name!s:<{width}}{format_number(value):<8}{bound:<8}"
+                lines.append(f"{line}{references.get(name, '')}".rstrip())
         if self.tables:
             listed = ", ".join(f"{name} ({len(table)} rows)" for name, table in self.tables.items())
             lines += ["", f"  tables: {listed}"]
@@ -296,7 +402,7 @@ class EvaluationReport:
         --------
         >>> import json
         >>> import pandas as pd
-        >>> from skmixsynth.metrics import EvaluationReport
+        >>> from skmixsynth.report import EvaluationReport
         >>> report = EvaluationReport(scores={"quality": float("nan")},
         ...                           tables={"t": pd.DataFrame({"a": [1, 2]})})
         >>> json.dumps(report.to_dict()["scores"]), report.to_dict()["tables"]
@@ -317,68 +423,76 @@ class EvaluationReport:
         }
 
     # -- HTML -----------------------------------------------------------------------------
-    def _html_body(self):
-        esc = html.escape
-        parts = ["<h1>Evaluation report</h1>"]
-        sizes = self._sizes_line()
-        if sizes:
-            parts.append(f"<p>{esc(sizes)}</p>")
-        parts.append(f"<p class='note'>{esc(_GREATER_IS_BETTER)}</p>")
-        if self.scores:
-            rows = []
-            for name, value in self.scores.items():
-                bound, text = SCORE_INFO.get(name, ("", ""))
-                rows.append(
-                    f"<tr><td class='name'>{esc(str(name))}</td>"
-                    f"<td class='num'>{esc(_format_value(value))}</td>"
-                    f"<td>{esc(bound)}</td><td>{esc(text)}</td></tr>"
-                )
-            parts.append(
-                "<h2>Scores</h2><table class='scores'><thead><tr><th>score</th><th>value</th>"
-                "<th>range</th><th>meaning</th></tr></thead><tbody>"
-                + "".join(rows)
-                + "</tbody></table>"
-            )
-        if self.notes:
-            items = "".join(f"<li>{esc(note)}</li>" for note in self.notes)
-            parts.append(f"<h2>Notes</h2><ul>{items}</ul>")
-        if self.figures:
-            parts.append("<h2>Figures</h2>")
-            for name, fig in self.figures.items():
-                buffer = io.BytesIO()
-                fig.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
-                encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
-                parts.append(
-                    f"<figure><figcaption><b>{esc(str(name))}</b>: "
-                    f"{esc(FIGURE_INFO.get(name, ''))}</figcaption>"
-                    f'<img src="data:image/png;base64,{encoded}" alt="{esc(str(name))}">'
-                    "</figure>"
-                )
-        if self.tables:
-            parts.append("<h2>Tables</h2>")
-            for name, table in self.tables.items():
-                body = table.to_html(
-                    index=False,
-                    border=0,
-                    na_rep="NaN",
-                    float_format=lambda v: f"{v:.4g}",
-                    classes="data",
-                )
-                parts.append(
-                    f"<details{' open' if len(table) <= 30 else ''}><summary><b>{esc(str(name))}"
-                    f"</b> ({len(table)} rows): {esc(TABLE_INFO.get(name, ''))}</summary>"
-                    f"{body}</details>"
-                )
-        return "\n".join(parts)
+    def _context(self, title):
+        """What the template shows, every number already formatted."""
+        references = _references(self.scores, self.info)
+        scores = [
+            {
+                "name": str(name),
+                "value": format_number(value),
+                "reference": references.get(name, ""),
+                "range": SCORE_INFO.get(name, ("", ""))[0],
+                "meaning": SCORE_INFO.get(name, ("", ""))[1],
+            }
+            for name, value in self.scores.items()
+        ]
+        sizes = [
+            {"name": name, "rows": format_number(rows),
+             "columns": "" if columns is None else format_number(columns)}
+            for name, rows, columns in self._sizes()
+        ]
+        parameters = self.info.get("parameters") or {}
+        figures = [_figure_context(name, fig) for name, fig in self.figures.items()]
+        tables = [_table_context(name, table) for name, table in self.tables.items()]
+        return {
+            "title": title,
+            "greater_is_better": _GREATER_IS_BETTER,
+            "synthesizer": self.info.get("synthesizer"),
+            "parameters": [(str(k), repr(v)) for k, v in parameters.items()],
+            "date": self.info.get("date"),
+            "sizes": sizes,
+            "target": self.info.get("target"),
+            "task": self.info.get("task"),
+            "identifiers": list(self.info.get("identifier_columns") or []),
+            "scores": scores,
+            "notes": list(self.notes),
+            "figures": figures,
+            "tables": tables,
+        }
+
+    def _render(self, template, title):
+        try:
+            import jinja2
+        except ImportError as exc:
+            raise ImportError(
+                "The HTML report needs Jinja2, an optional dependency; install it with "
+                f"{_REPORT_HINT} (or pip install jinja2)."
+            ) from exc
+        env = jinja2.Environment(
+            loader=jinja2.PackageLoader("skmixsynth", "templates"),
+            autoescape=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            undefined=jinja2.StrictUndefined,
+        )
+        return env.get_template(template).render(self._context(title))
 
     def _repr_html_(self):
-        return self._html_body()
+        try:
+            return self._render("report_body.html", "skmixsynth evaluation report")
+        except ImportError:
+            return None  # the notebook shows the text form instead
 
     def to_html(self, path=None, *, title="skmixsynth evaluation report"):
         """The report as one self-contained HTML document, written to ``path`` if given.
 
-        Scores with their meaning, notes, figures embedded as base64 PNG images and tables;
-        no script, style sheet or image is loaded from elsewhere.
+        A header (the synthesizer and its parameters, the date, the tables' sizes, the
+        identifier columns left out), the scores with their meaning and the number to read
+        them beside (the ML-efficacy ceiling, the raw DCR ratio, the correlation-maintenance
+        floor), notes, figures embedded as base64 PNG images at their natural size (wide ones
+        scroll rather than shrink) and tables (the first 50 rows of long ones); no script,
+        style sheet or image is loaded from elsewhere. Rendered from the Jinja2 template
+        ``skmixsynth/templates/report.html``.
 
         Parameters
         ----------
@@ -392,33 +506,63 @@ class EvaluationReport:
         html : str
             The document.
 
+        Raises
+        ------
+        ImportError
+            When Jinja2 is not installed (``pip install "skmixsynth[report]"``).
+
         Examples
         --------
-        >>> from skmixsynth.metrics import EvaluationReport
+        >>> from skmixsynth.report import EvaluationReport
         >>> page = EvaluationReport(scores={"quality": 0.9}).to_html()
         >>> page.startswith("<!DOCTYPE html>"), "quality" in page
         (True, True)
         """
-        document = (
-            "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-            f"<title>{html.escape(title)}</title><style>{_CSS}</style></head>"
-            f"<body>\n{self._html_body()}\n</body></html>\n"
-        )
+        document = self._render("report.html", title)
         if path is not None:
             with open(path, "w", encoding="utf-8") as handle:
                 handle.write(document)
         return document
 
 
-_CSS = (
-    "body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
-    "table{border-collapse:collapse;margin:0.5em 0 1.5em;font-size:0.9em}"
-    "th,td{padding:3px 8px;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}"
-    "td.num,table.data td{text-align:right;font-variant-numeric:tabular-nums}"
-    "td.name{font-family:monospace}.note{color:#555}"
-    "figure{margin:1em 0}img{max-width:100%}"
-    "details{margin:0.6em 0}summary{cursor:pointer}"
-)
+def _figure_context(name, fig):
+    """The PNG of a figure (at 2x for sharp text on dense screens) and its CSS size: shown at
+    the figure's own size in inches, so that its text keeps its point size."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=144, metadata={"Software": None})
+    width, height = fig.get_size_inches()
+    return {
+        "name": str(name),
+        "caption": FIGURE_INFO.get(name, ""),
+        "src": "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii"),
+        "width": round(float(width) * 96),
+        "height": round(float(height) * 96),
+    }
+
+
+def _table_context(name, table):
+    if name == "marginal_agreement" and len(table) > MAX_HTML_ROWS:
+        # the bins and levels furthest from the diagonal, not the first columns' levels
+        gap = (table["p_real"] - table["p_fake"]).abs()
+        table = table.loc[gap.sort_values(ascending=False, kind="stable").index]
+        order = "largest |p_real - p_fake| first"
+    else:
+        order = None
+    shown = table.head(MAX_HTML_ROWS)
+    rows = [[format_number(value) for value in row] for row in shown.itertuples(index=False)]
+    numeric = [pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+               for dtype in shown.dtypes]
+    return {
+        "name": str(name),
+        "caption": TABLE_INFO.get(name, ""),
+        "columns": [str(c) for c in table.columns],
+        "numeric": numeric,
+        "rows": rows,
+        "n_rows": len(table),
+        "n_shown": len(shown),
+        "order": order,
+        "open": len(table) <= 30,
+    }
 
 
 def evaluate(
@@ -430,6 +574,8 @@ def evaluate(
     task=None,
     train=None,
     figures=True,
+    synthesizer=None,
+    identifiers="auto",
     random_state=0,
 ):
     """Evaluate a synthetic table against the real one: scores, tables and figures.
@@ -437,18 +583,24 @@ def evaluate(
     Always computed: the SDMetrics-style quality (column shapes, column pair trends and
     their mean), the mixGAN marginal agreement (§5.1) and the detection score. With
     ``holdout`` (real rows the synthesizer did not see): the mixGAN correlation maintenance
-    (§5.2). With ``target`` and ``holdout``: machine-learning efficacy, models trained on the
-    synthetic rows and scored on the hold-out (and, for reference, trained on ``real``).
-    With ``train`` (the synthesizer's training rows): the exact copy rate and the rare value
-    copy rate (values held by fewer than 5 training rows: identifiers, rare categories), and
-    with ``holdout`` too the distance-to-closest-record ratio. Identifier columns (see
-    :func:`~skmixsynth._protection.looks_like_identifier`) count as the people they name: a
-    copied training e-mail is a copied row.
+    (§5.2), with its floor (:func:`~skmixsynth.metrics.correlation_maintenance_baseline`).
+    With ``target`` and ``holdout``: machine-learning efficacy, models trained on the
+    synthetic rows and scored on the hold-out, beside its ceiling (the same models trained on
+    ``real``). With ``train`` (the synthesizer's training rows): the exact copy rate and the
+    rare value copy rate (values held by fewer than 5 training rows: identifiers, rare
+    categories), and with ``holdout`` too the distance-to-closest-record ratio.
+
+    Identifier columns (an e-mail, a customer number) are left out of every fidelity score,
+    figure and of the ML-efficacy features, with a note: a synthesizer gives them fresh
+    values, meant not to look like the real ones, and as categorical columns of thousands of
+    levels they would only slow the scores down. They stay in the privacy checks, where they
+    count as the people they name: a copied training e-mail is a copied row.
 
     Every score is oriented so that greater is better and 1 is perfect where it is bounded:
     ``correlation_maintenance`` is ``1 - mean |E_real - E_fake|``, ``privacy_exact_copies``
     is ``1 - exact_copy_rate``, ``privacy_rare_values`` is ``1 - rare_value_copy_rate`` and
-    ``privacy_dcr`` is ``min(1, dcr_ratio)``; the raw numbers are in the tables.
+    ``privacy_dcr`` is ``min(1, dcr_ratio)``; the raw numbers are in the tables and in
+    ``info``.
 
     The privacy checks end in a verdict (``info["privacy_verdict"]`` and a note, with the
     raw numbers): ``"leak"`` when the synthetic rows copy rows or rare values more often
@@ -475,6 +627,15 @@ def evaluate(
         The synthesizer's training rows, for the privacy checks (often ``real`` itself).
     figures : bool, default=True
         Draw the figures (skipped with a note when matplotlib is not installed).
+    synthesizer : fitted synthesizer, default=None
+        The model that made ``synthetic``: the report's header names its class and
+        parameters, its encoder says which columns are identifiers, and the figures add its
+        training losses (:func:`~skmixsynth.plotting.plot_history`) when it records any.
+    identifiers : "auto", list of str or None, default="auto"
+        The identifier columns: ``"auto"`` takes those of ``synthesizer``'s encoder, or
+        without one those that look like identifiers in ``real`` (almost every value
+        distinct, see ``skmixsynth._protection.looks_like_identifier``); a list names them;
+        ``None`` treats no column as an identifier.
     random_state : int, RandomState or None, default=0
         Seed of the models and of the subsampling.
 
@@ -482,13 +643,28 @@ def evaluate(
     -------
     report : EvaluationReport
         ``report.scores`` (name -> float), ``report.tables`` (name -> DataFrame),
-        ``report.figures`` (name -> Figure) and ``report.notes``; ``print(report)``,
-        ``report.to_html(path)`` and ``report.to_dict()`` render it.
+        ``report.figures`` (name -> Figure), ``report.notes`` and ``report.info`` (the
+        sizes, ``synthesizer`` and ``parameters``, ``date``, ``identifier_columns``,
+        ``ml_efficacy_*_ceiling``, ``dcr_ratio``, ``correlation_maintenance_floor``,
+        ``correlation_maintenance_kept`` and ``correlation_maintenance_weak_share``);
+        ``print(report)``, ``report.to_html(path)`` and ``report.to_dict()`` render it.
+
+    Notes
+    -----
+    ``correlation_maintenance`` is compressed towards 1 on tables whose columns hardly
+    predict each other or whose numerical errors (MSEs on a min-max scale) are small numbers:
+    independent marginals score about 0.95 on sonar's 60 columns. The report gives its
+    floor, ``info["correlation_maintenance_floor"]`` (``1 - mean |e_real - e_null|``, about
+    what a table keeping every column's distribution and no dependence scores; see
+    :func:`~skmixsynth.metrics.correlation_maintenance_baseline`), and
+    ``info["correlation_maintenance_kept"]``, ``(score - floor) / (1 - floor)``: 0 for
+    independent columns, 1 for a table whose models predict as well as the real ones; a note
+    flags the score when the floor is 0.9 or more.
 
     Examples
     --------
     >>> from skmixsynth.datasets import make_mixed
-    >>> from skmixsynth.metrics import evaluate
+    >>> from skmixsynth.report import evaluate
     >>> data = make_mixed(300, random_state=0)
     >>> real, holdout = data.iloc[:200], data.iloc[200:]
     >>> fake = make_mixed(200, random_state=1)  # stands for a synthesizer's sample
@@ -505,6 +681,8 @@ def evaluate(
      'marginal_agreement']
     >>> report.scores["quality"] > 0.8
     True
+    >>> report.info["ml_efficacy_macro_f1_ceiling"] > 0.4  # trained on the real rows
+    True
     >>> evaluate(real, fake, figures=False).notes[0]
     'no holdout: correlation_maintenance skipped'
     """
@@ -515,7 +693,7 @@ def evaluate(
         for frame, name in ((holdout, "holdout"), (train, "train"))
         if frame is not None
     ]
-    real, others, kinds = check_pair(real, synthetic, extra=extra)
+    real, others, kinds = check_tables(real, synthetic, extra=extra)
     synthetic = others[0]
     rest = iter(others[1:])
     holdout = next(rest) if holdout is not None else None
@@ -524,6 +702,7 @@ def evaluate(
         raise ValueError(f"target {target!r} is not a column; the columns are {list(kinds)}.")
     if task is not None and target is None:
         raise ValueError("task is given without a target.")
+    id_columns = _identifiers(identifiers, synthesizer, real)
 
     scores, tables, notes = {}, {}, []
     info = {
@@ -534,11 +713,32 @@ def evaluate(
         "n_columns": len(kinds),
         "target": target,
         "task": None,
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "identifier_columns": list(id_columns),
     }
+    if synthesizer is not None:
+        info["synthesizer"] = type(synthesizer).__name__
+        if hasattr(synthesizer, "get_params"):
+            info["parameters"] = dict(synthesizer.get_params(deep=False))
+
+    # fidelity is measured on the columns a synthesizer models: identifiers left out
+    kept = [c for c in kinds if c not in set(id_columns) or c == target]
+    if len(kept) < len(kinds):
+        left_out = [c for c in kinds if c not in kept]
+        notes.append(
+            f"identifier columns {left_out} left out of the fidelity scores, the figures and "
+            "the ML-efficacy features (fresh values by design); they count in the privacy "
+            "checks"
+        )
+        real_f, synthetic_f = real[kept], synthetic[kept]
+        holdout_f = None if holdout is None else holdout[kept]
+    else:
+        real_f, synthetic_f, holdout_f = real, synthetic, holdout
+    n_kept = len(kept)
 
     # fidelity: quality (the SDMetrics definitions, from the details computed once)
-    shapes = column_shapes_details(real, synthetic)
-    pairs = column_pair_trends_details(real, synthetic)
+    shapes = column_shapes_details(real_f, synthetic_f)
+    pairs = column_pair_trends_details(real_f, synthetic_f)
     shapes_score = _nanmean(shapes["score"].to_numpy())
     trends_score = _nanmean(pairs.loc[pairs["meets_threshold"], "score"].to_numpy())
     scores["quality"] = _nanmean([shapes_score, trends_score])
@@ -546,52 +746,115 @@ def evaluate(
     scores["column_pair_trends"] = trends_score
     tables["column_shapes"] = shapes
     tables["column_pair_trends"] = pairs
-    if len(kinds) < 2:
+    if n_kept < 2:
         notes.append("one column only: no column pairs, quality is the column shapes score")
 
     # fidelity: mixGAN §5.1 and detection
-    points = marginal_agreement(real, synthetic)
-    summary = marginal_agreement_summary(real, synthetic)
+    points = marginal_agreement(real_f, synthetic_f)
+    summary = marginal_agreement_summary(real_f, synthetic_f)
     scores["marginal_agreement"] = float(summary["score"])
     scores["marginal_agreement_r2"] = float(summary["r2_diagonal"])
     tables["marginal_agreement"] = points
-    scores["detection"] = detection_score(real, synthetic, random_state=random_state)
+    scores["detection"] = detection_score(real_f, synthetic_f, random_state=random_state)
 
-    # fidelity: mixGAN §5.2
+    # fidelity: mixGAN §5.2, with its floor
     errors = None
     if holdout is None:
         notes.append("no holdout: correlation_maintenance skipped")
-    elif len(kinds) < 2:
+    elif n_kept < 2:
         notes.append("correlation_maintenance skipped: it needs at least two columns")
     else:
-        errors = correlation_maintenance(real, synthetic, holdout, random_state=random_state)
+        errors = correlation_maintenance(real_f, synthetic_f, holdout_f, random_state=random_state)
         gaps = (errors["e_real"] - errors["e_fake"]).abs().to_numpy(dtype=np.float64)
         scores["correlation_maintenance"] = (
             np.nan if np.all(np.isnan(gaps)) else 1.0 - float(np.nanmean(gaps))
         )
+        baseline = correlation_maintenance_baseline(real_f, holdout_f)
+        errors = errors.assign(e_null=baseline["e_null"].to_numpy())
         tables["correlation_maintenance"] = errors
+        _compression(errors, scores["correlation_maintenance"], info, notes)
 
     # utility
     if target is not None and holdout is None:
         notes.append("ml_efficacy skipped: it needs holdout (the real rows to test on)")
-    elif target is not None and len(kinds) < 2:
+    elif target is not None and n_kept < 2:
         notes.append("ml_efficacy skipped: no feature column besides the target")
     elif target is not None:
-        _efficacy(real, synthetic, holdout, target, task, random_state, scores, tables, info)
+        _efficacy(real_f, synthetic_f, holdout_f, target, task, random_state, scores, tables, info)
     elif holdout is not None:
         notes.append("no target: ml_efficacy skipped")
 
-    # privacy
+    # privacy: on every column, identifiers included
     if train is None:
         notes.append("no train: privacy checks skipped")
     else:
-        verdict = _privacy(train, synthetic, holdout, random_state, scores, tables, notes)
+        verdict = _privacy(train, synthetic, holdout, random_state, scores, tables, notes,
+                           id_columns, info)
         info["privacy_verdict"] = verdict
 
     report_figures = {}
     if figures:
-        report_figures = _figures(real, synthetic, points, pairs, errors, len(kinds), notes)
+        report_figures = _figures(real_f, synthetic_f, points, pairs, errors, n_kept, notes)
+    if report_figures and getattr(synthesizer, "history_", None):
+        from .plotting import plot_history
+
+        try:
+            report_figures["history"] = plot_history(synthesizer)
+        except ValueError:  # a model that records no loss (IndependentSynthesizer)
+            pass
     return EvaluationReport(scores, tables, report_figures, notes, info)
+
+
+def _identifiers(identifiers, synthesizer, real):
+    """The identifier columns of the evaluation, as a list in ``real``'s column order."""
+    if identifiers is None:
+        return []
+    if isinstance(identifiers, str):
+        if identifiers != "auto":
+            raise ValueError(
+                f"identifiers must be 'auto', None or a list of columns; got {identifiers!r}."
+            )
+        encoder = getattr(synthesizer, "encoder_", None)
+        if encoder is not None and hasattr(encoder, "column_encoders_"):
+            named = {col.name_ for col in encoder.column_encoders_
+                     if isinstance(col, IdentifierColumn)}
+            return [c for c in real.columns if c in named]
+        return [c for c in real.columns if looks_like_identifier(real[c])]
+    try:
+        listed = list(identifiers)
+    except TypeError:
+        raise TypeError(
+            f"identifiers must be 'auto', None or a list of columns; got {identifiers!r}."
+        ) from None
+    unknown = [c for c in listed if c not in real.columns]
+    if unknown:
+        raise ValueError(
+            f"identifiers {unknown} are not columns of real; its columns are {list(real.columns)}."
+        )
+    return [c for c in real.columns if c in set(listed)]
+
+
+def _compression(errors, score, info, notes):
+    """The independence floor of correlation_maintenance, how far the score is from it to 1,
+    and the share of columns the others hardly predict."""
+    valid = errors.dropna(subset=["e_real", "e_null"])
+    if valid.empty:
+        return
+    floor = 1.0 - float((valid["e_real"] - valid["e_null"]).abs().mean())
+    weak = valid["e_real"] >= _WEAK * valid["e_null"]
+    info["correlation_maintenance_floor"] = floor
+    info["correlation_maintenance_weak_share"] = float(weak.mean())
+    if floor < 1 and np.isfinite(score):
+        info["correlation_maintenance_kept"] = (score - floor) / (1.0 - floor)
+    if floor >= _COMPRESSED:
+        kept = info.get("correlation_maintenance_kept")
+        where = "" if kept is None else f"; this table is {kept:.0%} of the way from it to 1"
+        notes.append(
+            f"correlation_maintenance is compressed on this table: a table keeping every "
+            f"column's distribution and no dependence would score about {format_number(floor)}"
+            f"{where} ({int(weak.sum())} of {len(valid)} columns are hardly predicted by the "
+            "others, and the scaled errors of numerical columns are small numbers)"
+        )
 
 
 def _rate_verdict(rate, n, baseline, n_baseline):
@@ -602,13 +865,15 @@ def _rate_verdict(rate, n, baseline, n_baseline):
     return "leak" if rate - baseline > max(_MIN_EXCESS, 3 * se) else "safe"
 
 
-def _privacy(train, synthetic, holdout, random_state, scores, tables, notes):
+def _privacy(train, synthetic, holdout, random_state, scores, tables, notes, identifiers,
+             info):
     """Exact copies, rare values (per column) and DCR, each with its verdict; returns the
     overall verdict ("leak", "safe" or "no baseline")."""
     n_syn = len(synthetic)
     n_hold = None if holdout is None else len(holdout)
-    copies = exact_copy_rate(train, synthetic)
-    copies_hold = np.nan if holdout is None else exact_copy_rate(train, holdout)
+    copies = exact_copy_rate(train, synthetic, identifiers=identifiers)
+    copies_hold = (np.nan if holdout is None
+                   else exact_copy_rate(train, holdout, identifiers=identifiers))
     rare = rare_value_copy_rate(train, synthetic, min_count=PRIVACY_MIN_COUNT)
     columns = rare_value_copy_details(train, synthetic, min_count=PRIVACY_MIN_COUNT)
     columns = columns.drop(columns="n_values_copied").rename(columns={"copy_rate": "synthetic"})
@@ -643,8 +908,10 @@ def _privacy(train, synthetic, holdout, random_state, scores, tables, notes):
     if holdout is None:
         notes.append("privacy_dcr skipped: it needs holdout")
     else:
-        ratio = dcr_ratio(train, synthetic, holdout, random_state=random_state)
+        ratio = dcr_ratio(train, synthetic, holdout, random_state=random_state,
+                          identifiers=identifiers)
         scores["privacy_dcr"] = min(1.0, ratio)
+        info["dcr_ratio"] = float(ratio)
         verdicts["dcr_ratio"] = "leak" if ratio < _DCR_LEAK else "safe"
         rows.append(("dcr_ratio", ratio, 1.0, verdicts["dcr_ratio"]))
     tables["privacy"] = pd.DataFrame(rows, columns=["metric", "synthetic", "holdout", "verdict"])
@@ -655,7 +922,7 @@ def _privacy(train, synthetic, holdout, random_state, scores, tables, notes):
         verdict = "safe"
     else:
         verdict = "no baseline"
-    notes.append(_privacy_note(verdict, rows, columns, ratio, _identifier_columns(train, "auto")))
+    notes.append(_privacy_note(verdict, rows, columns, ratio, identifiers))
     return verdict
 
 
@@ -665,10 +932,13 @@ def _privacy_note(verdict, rows, columns, ratio, identifiers):
     def share(value):
         return "n/a" if value is None or np.isnan(value) else f"{value:.1%}"
 
+
     parts = []
     for metric, value, baseline, check in rows:
         if metric == "dcr_ratio":
-            parts.append(f"dcr_ratio {value:.3f} (privacy_dcr is min(1, ratio)): {check}")
+            parts.append(
+                f"dcr_ratio {format_number(value)} (privacy_dcr is min(1, ratio)): {check}"
+            )
         else:
             label = "exact copies" if metric == "exact_copy_rate" else "rare values"
             parts.append(f"{label} {share(value)} of synthetic rows, hold-out "
@@ -683,13 +953,14 @@ def _privacy_note(verdict, rows, columns, ratio, identifiers):
 
 
 def _efficacy(real, synthetic, holdout, target, task, random_state, scores, tables, info):
-    """Train on synthetic (and, for reference, on real), test on the hold-out."""
+    """Train on synthetic and, for the ceiling, on real; test on the hold-out."""
     fake = ml_efficacy(synthetic, holdout, target=target, task=task, random_state=random_state)
     ceiling = ml_efficacy(real, holdout, target=target, task=task, random_state=random_state)
     info["task"] = fake["task"]
     keys = ("macro_f1", "weighted_f1") if fake["task"] == "classification" else ("r2",)
     for key in keys:
         scores[f"ml_efficacy_{key}"] = fake[key]
+        info[f"ml_efficacy_{key}_ceiling"] = ceiling[key]
     rows = [
         (name, key, fake["per_estimator"][name][key], ceiling["per_estimator"][name][key])
         for name in fake["per_estimator"]
@@ -703,14 +974,13 @@ def _efficacy(real, synthetic, holdout, target, task, random_state, scores, tabl
 
 def _figures(real, synthetic, points, pairs, errors, n_columns, notes):
     """The figures, or none and a note when matplotlib is missing."""
-    from .. import plotting
+    from . import plotting
 
     try:
-        plotting._require_matplotlib()
-    except ImportError:
-        notes.append(f"figures skipped: matplotlib is not installed ({plotting._INSTALL_HINT})")
+        out = {"marginal_agreement": plotting.plot_marginal_agreement(points=points)}
+    except ImportError as exc:
+        notes.append(f"figures skipped: {exc}")
         return {}
-    out = {"marginal_agreement": plotting.plot_marginal_agreement(points=points)}
     if errors is not None:
         out["correlation_maintenance"] = plotting.plot_correlation_maintenance(errors=errors)
     out["distributions"] = plotting.plot_distributions(real, synthetic, max_columns=_MAX_COLUMNS)
