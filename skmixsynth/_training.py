@@ -397,23 +397,35 @@ def _shared_batches(model, loads, world):
     return n_batches
 
 
-def partial_train(model, X):
-    """``partial_fit``: the first call is ``fit(X)``; a later one runs the model's phases once
-    more over ``X`` with the fitted encoder (whose layout the first chunk fixed), adding to
-    ``history_`` and ``n_iter_``. The generator of a call is seeded from the fit's seeds and
-    the number of epochs so far: the same chunks in the same order give the same model."""
+def partial_train(model, X, y=None):
+    """``partial_fit``: the first call is ``fit(X, y)``; a later one runs the model's phases
+    once more over ``X`` (``y`` joined as the first call's target) with the fitted encoder
+    (whose layout the first chunk fixed), adding to ``history_`` and ``n_iter_``. The
+    generator of a call is seeded from the fit's seeds and the number of epochs so far: the
+    same chunks in the same order give the same model."""
     from ._validation import check_frame
+    from .base import _join_target
     from .nn._core import seeded_generator
 
     if "modules_" not in model.__dict__:
-        return model.fit(X)
+        return model.fit(X, y)
     model._validate_params()
     frame = check_frame(X)
+    targets = list(getattr(model, "target_names_", []) or [])
+    if targets and y is None:
+        raise ValueError(
+            f"The first partial_fit call had a target y ({targets[0]!r}); pass y with every "
+            "chunk.")
+    if y is not None and not targets:
+        raise ValueError("The first partial_fit call had no target y; a later chunk cannot "
+                         "add one.")
     if frame.shape[1] != model.n_features_in_:
         raise ValueError(
             f"X has {frame.shape[1]} features, but {type(model).__name__} is expecting "
             f"{model.n_features_in_} features as input (the columns of the first partial_fit "
             "chunk).")
+    if targets:
+        frame, _ = _join_target(frame, y, name=targets[0])
     source = model._batch_source(model.encoder_, frame)
     seed = np.random.SeedSequence([int(model._sample_seed), int(model.n_iter_)])
     train(model, source, seeded_generator(int(seed.generate_state(1)[0]), model.device_),

@@ -318,8 +318,9 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
         ----------
         X : DataFrame or 2-D array-like
             One chunk, with the training columns; never modified.
-        y : None
-            Ignored.
+        y : Series, 1-D array-like or None, default=None
+            A target joined to the chunk as in :meth:`fit`: given with the first chunk, it
+            is needed with every chunk (and refused on later chunks if the first had none).
 
         Returns
         -------
@@ -336,7 +337,7 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
         >>> model.n_iter_, model.sample(2, random_state=0).shape
         (3, (2, 8))
         """
-        return partial_train(self, X)
+        return partial_train(self, X, y)
 
     def _set_encoder(self, encoder):
         """Set ``encoder_``, the input attributes it carries and the resolved attributes."""
