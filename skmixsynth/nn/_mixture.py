@@ -644,10 +644,12 @@ class TreeMixture(HierarchicalMixture):
         self.parent.copy_(_maximum_spanning_tree(gmi).to(self.parent.device))
 
     def _levels(self):
-        """The nodes of each depth, from the root's (0) down."""
+        """The tree by depth, from the root's (0) down: for each depth, its nodes and, for
+        each node, its parent's position among the nodes of the depth above (``None`` at
+        the root's depth)."""
         parent = self.parent.tolist()
         depth = [0] * len(parent)
-        for g in range(len(parent)):
+        for g in range(len(parent)):  # set-up per call: a few hundred nodes at most
             d, p = 0, parent[g]
             while p >= 0:
                 d, p = d + 1, parent[p]
@@ -655,8 +657,15 @@ class TreeMixture(HierarchicalMixture):
         levels = [[] for _ in range(max(depth) + 1)]
         for g, d in enumerate(depth):
             levels[d].append(g)
+        position = {g: i for level in levels for i, g in enumerate(level)}
         device = self.parent.device
-        return [torch.tensor(level, dtype=torch.long, device=device) for level in levels]
+        out = []
+        for d, level in enumerate(levels):
+            nodes = torch.tensor(level, dtype=torch.long, device=device)
+            up = (torch.tensor([position[parent[g]] for g in level], dtype=torch.long,
+                               device=device) if d else None)
+            out.append((nodes, up))
+        return out
 
     # ------------------------------------------------------------ likelihood
     def _node_terms(self, idx, log_leaves):
@@ -665,15 +674,24 @@ class TreeMixture(HierarchicalMixture):
         return self._group_terms(idx, log_leaves, zero)[..., 0].transpose(1, 2)
 
     def _upward(self, terms, log_trans):
-        """Upward messages: each node's belief ``terms + messages of its children``
-        ``(n, G, K)`` over its own state."""
+        """Upward messages: each depth's beliefs ``terms + messages of the children``
+        ``(n, S_d, K)`` over the states of its nodes, root's depth first.
+
+        The node terms are gathered once in depth order and split into per-depth views, and
+        each depth's messages are summed into the depth above only: no ``(n, G, K)`` tensor
+        is rebuilt per depth (nor, in the backward pass, per gather).
+        """
         levels = self._levels()
-        incoming = torch.zeros_like(terms)
-        beliefs = [None] * len(levels)
+        n, K = terms.shape[0], terms.shape[2]
+        order = torch.cat([nodes for nodes, _ in levels])
+        sizes = [len(nodes) for nodes, _ in levels]
+        by_depth = terms[:, order].split(sizes, dim=1)
         trans = log_trans.exp()
+        beliefs = [None] * len(levels)
+        incoming = None
         for d in range(len(levels) - 1, -1, -1):
-            nodes = levels[d]
-            belief = terms[:, nodes] + incoming[:, nodes]
+            nodes, up = levels[d]
+            belief = by_depth[d] if incoming is None else by_depth[d] + incoming
             beliefs[d] = belief
             if d == 0:
                 break
@@ -682,7 +700,7 @@ class TreeMixture(HierarchicalMixture):
             top = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
             msg = torch.einsum("nsc,spc->nsp", torch.exp(belief - top), trans[nodes])
             msg = torch.log(msg) + top
-            incoming = incoming.index_add(1, self.parent[nodes], msg)
+            incoming = terms.new_zeros(n, sizes[d - 1], K).index_add(1, up, msg)
         return levels, beliefs
 
     def _log_prob_idx(self, idx, log_leaves, log_sub, log_top):
@@ -723,7 +741,7 @@ class TreeMixture(HierarchicalMixture):
         log_sub, log_top = self.log_weights()
         state = torch.zeros(n, self.n_groups, dtype=torch.long, device=device)
         if _free or (idx == L).all():  # the prior: no upward pass
-            levels = self._levels()
+            levels = [nodes for nodes, _ in self._levels()]
             state[:, levels[0]] = _draw(tables["top"], generator, n=n * len(levels[0])).view(
                 n, -1)
             for nodes in levels[1:]:
@@ -732,6 +750,7 @@ class TreeMixture(HierarchicalMixture):
         else:
             terms = self._node_terms(idx, self.log_leaves())
             levels, beliefs = self._upward(terms, log_sub)
+            levels = [nodes for nodes, _ in levels]
             state[:, levels[0]] = _draw(_cdf(torch.softmax(beliefs[0] + log_top, -1)),
                                         generator)
             for d in range(1, len(levels)):
