@@ -231,6 +231,14 @@ def test_round_trip_random_frames(data, numerical_encoding, point_masses):
     )
 
 
+def test_subnormal_values_between_knots_encode_finite():
+    # found by hypothesis: knots a subnormal distance apart made np.interp's slope inf and
+    # the encoded value of the lower knot nan
+    values = [0.0] * 14 + [1.0] * 5 + [2.40054461e-308, 2.22507386e-313]
+    df = pd.DataFrame({"x": pd.array(values, dtype="Float64"), "c": ["a"] * 21})
+    roundtrip_checks(df, numerical_encoding="quantile", point_masses=None)
+
+
 def test_point_masses_become_levels_of_the_state_block():
     n = 400
     rng = np.random.default_rng(0)
