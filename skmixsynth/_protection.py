@@ -27,7 +27,7 @@ from sklearn.utils import check_random_state
 
 from ._columns import from_json, to_json
 
-__all__ = ["IdentifierColumn", "looks_like_identifier"]
+__all__ = ["IdentifierColumn", "identifier_columns", "looks_like_identifier"]
 
 # --- the detection rule (see looks_like_identifier) ------------------------------------------
 MIN_STRING_VALUES = 20
@@ -791,3 +791,31 @@ def _dtype_from_json(d):
     if d["name"] == "string":
         return pd.StringDtype(d["storage"], na_value=np.nan if d["na_nan"] else pd.NA)
     return pd.api.types.pandas_dtype(d["name"])
+
+
+def identifier_columns(frame, identifiers, *, table="train"):
+    """The identifier columns of ``frame`` in its column order: detected by
+    :func:`looks_like_identifier` (``"auto"``), listed (their names are checked), or none
+    (``None``). ``table`` names ``frame`` in the errors. Shared by the privacy metrics and the
+    report."""
+    if identifiers is None:
+        return []
+    if isinstance(identifiers, str):
+        if identifiers != "auto":
+            raise ValueError(
+                f"identifiers must be 'auto', None or a list of columns; got {identifiers!r}."
+            )
+        return [c for c in frame.columns if looks_like_identifier(frame[c])]
+    try:
+        listed = list(identifiers)
+    except TypeError:
+        raise TypeError(
+            f"identifiers must be 'auto', None or a list of columns; got {identifiers!r}."
+        ) from None
+    unknown = [c for c in listed if c not in frame.columns]
+    if unknown:
+        raise ValueError(
+            f"identifiers {unknown} are not columns of {table}; its columns are "
+            f"{list(frame.columns)}."
+        )
+    return [c for c in frame.columns if c in set(listed)]

@@ -22,7 +22,7 @@ import numbers
 import numpy as np
 import pandas as pd
 
-from ._protection import IdentifierColumn, looks_like_identifier
+from ._protection import IdentifierColumn, identifier_columns
 from ._validation import check_tables
 from .metrics import (
     column_pair_trends_details,
@@ -806,32 +806,15 @@ def evaluate(
 
 
 def _identifiers(identifiers, synthesizer, real):
-    """The identifier columns of the evaluation, as a list in ``real``'s column order."""
-    if identifiers is None:
-        return []
-    if isinstance(identifiers, str):
-        if identifiers != "auto":
-            raise ValueError(
-                f"identifiers must be 'auto', None or a list of columns; got {identifiers!r}."
-            )
-        encoder = getattr(synthesizer, "encoder_", None)
-        if encoder is not None and hasattr(encoder, "column_encoders_"):
-            named = {col.name_ for col in encoder.column_encoders_
-                     if isinstance(col, IdentifierColumn)}
-            return [c for c in real.columns if c in named]
-        return [c for c in real.columns if looks_like_identifier(real[c])]
-    try:
-        listed = list(identifiers)
-    except TypeError:
-        raise TypeError(
-            f"identifiers must be 'auto', None or a list of columns; got {identifiers!r}."
-        ) from None
-    unknown = [c for c in listed if c not in real.columns]
-    if unknown:
-        raise ValueError(
-            f"identifiers {unknown} are not columns of real; its columns are {list(real.columns)}."
-        )
-    return [c for c in real.columns if c in set(listed)]
+    """The identifier columns of the evaluation, as a list in ``real``'s column order: with
+    ``"auto"``, those the synthesizer's encoder treated as identifiers when it has one."""
+    encoder = getattr(synthesizer, "encoder_", None)
+    if (isinstance(identifiers, str) and identifiers == "auto" and encoder is not None
+            and hasattr(encoder, "column_encoders_")):
+        named = {col.name_ for col in encoder.column_encoders_
+                 if isinstance(col, IdentifierColumn)}
+        return [c for c in real.columns if c in named]
+    return identifier_columns(real, identifiers, table="real")
 
 
 def _compression(errors, score, info, notes):

@@ -19,7 +19,7 @@ from scipy import sparse
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_random_state
 
-from .._protection import looks_like_identifier
+from .._protection import identifier_columns, looks_like_identifier
 from ._common import check_pair, is_numeric_kind, joint_codes, numeric_values
 
 __all__ = ["dcr_ratio", "exact_copy_rate", "rare_value_copy_details", "rare_value_copy_rate"]
@@ -61,27 +61,7 @@ def _row_hashes(frames, kinds):
 
 def _identifier_columns(train, identifiers):
     """The identifier columns: detected (``"auto"``), listed, or none (``None``)."""
-    if identifiers is None:
-        return []
-    if isinstance(identifiers, str):
-        if identifiers != "auto":
-            raise ValueError(
-                f"identifiers must be 'auto', None or a list of columns; got {identifiers!r}."
-            )
-        return [c for c in train.columns if looks_like_identifier(train[c])]
-    try:
-        listed = list(identifiers)
-    except TypeError:
-        raise TypeError(
-            f"identifiers must be 'auto', None or a list of columns; got {identifiers!r}."
-        ) from None
-    unknown = [c for c in listed if c not in train.columns]
-    if unknown:
-        raise ValueError(
-            f"identifiers {unknown} are not columns of train; its columns are "
-            f"{list(train.columns)}."
-        )
-    return [c for c in train.columns if c in set(listed)]
+    return identifier_columns(train, identifiers, table="train")
 
 
 def _carries_training_identifier(train, others, kinds, id_columns):

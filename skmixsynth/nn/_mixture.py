@@ -447,12 +447,8 @@ class HierarchicalMixture(nn.Module):
         :meth:`sampling_tables`, to reuse them over blocks.
         """
         device = self.top_logits.device
-        n = numerical.shape[0] if self.n_numerical else codes.shape[0]
         V, L, K2 = self.n_variables, self.n_levels, self.k2
-        if _free:  # everything free (``generate``): no evidence to read
-            idx = torch.full((n, V), L, dtype=torch.long, device=device)
-        else:
-            idx = self.evidence(numerical, codes)
+        n, idx = self._sampling_evidence(numerical, codes, _free)
         if n == 0 or V == 0:
             return self._views(numerical, codes, idx, None, generator, None)
         tables = self.sampling_tables() if tables is None else tables
@@ -466,6 +462,14 @@ class HierarchicalMixture(nn.Module):
         sub = _draw(sub_cdf, generator)  # (n, G)
         component = top[:, None] * K2 + sub[:, self.group_of]  # (n, V) in [0, K)
         return self._views(numerical, codes, idx, component, generator, tables, free=_free)
+
+    def _sampling_evidence(self, numerical, codes, free):
+        """The rows' count and their evidence; everything free (``generate``) reads none."""
+        n = numerical.shape[0] if self.n_numerical else codes.shape[0]
+        if free:
+            return n, torch.full((n, self.n_variables), self.n_levels, dtype=torch.long,
+                                 device=self.top_logits.device)
+        return n, self.evidence(numerical, codes)
 
     def _views(self, numerical, codes, idx, component, generator, tables, free=False):
         device = self.top_logits.device
@@ -729,12 +733,8 @@ class TreeMixture(HierarchicalMixture):
     @torch.no_grad()
     def generate_conditional(self, numerical, codes, generator, tables=None, _free=False):
         device = self.top_logits.device
-        n = numerical.shape[0] if self.n_numerical else codes.shape[0]
         V, L = self.n_variables, self.n_levels
-        if _free:
-            idx = torch.full((n, V), L, dtype=torch.long, device=device)
-        else:
-            idx = self.evidence(numerical, codes)
+        n, idx = self._sampling_evidence(numerical, codes, _free)
         if n == 0 or V == 0:
             return self._views(numerical, codes, idx, None, generator, None)
         tables = self.sampling_tables() if tables is None else tables
