@@ -87,5 +87,9 @@ def _git(*args):
 def code_version():
     """The commit of the working tree and whether it had uncommitted changes."""
     status = _git("status", "--porcelain")
+    if status is not None:
+        # result files of runs still going (or not yet committed) are not code
+        status = "\n".join(line for line in status.splitlines()
+                            if not line.startswith("?? benchmarks/results/"))
     dirty = bool(status) if status is not None else None
     return {"commit": _git("rev-parse", "HEAD"), "dirty": dirty}

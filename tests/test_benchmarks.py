@@ -276,3 +276,16 @@ def test_peer_adapter(tmp_path):
     assert result["effective_params"]["epochs"] == 1
     back = read_table(tmp_path / "out.csv", table_schema(frame))
     assert back.shape == (30, frame.shape[1])
+
+
+def test_untracked_result_files_do_not_make_a_tree_dirty(monkeypatch):
+    from benchmarks import _environment
+
+    status = {"value": "?? benchmarks/results/20261129T000000Z-run.json"}
+    monkeypatch.setattr(_environment, "_git",
+                        lambda *args: status["value"] if args[0] == "status" else "abc")
+    assert _environment.code_version() == {"commit": "abc", "dirty": False}
+    status["value"] += "\n M skmixsynth/base.py"
+    assert _environment.code_version()["dirty"] is True
+    status["value"] = "?? skmixsynth/new_module.py"
+    assert _environment.code_version()["dirty"] is True
