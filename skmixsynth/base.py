@@ -273,6 +273,7 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
                     "data-parallel training keep the target as a column of the table and "
                     "call fit(X)."
                 )
+            self.target_names_ = []  # no joined target (nor a previous fit's)
             return fit_scaled(self, X, _fit_rng(self.random_state))
         frame, targets = _join_target(check_frame(X), y)
         if frame.shape[0] < self._min_samples:

@@ -177,3 +177,15 @@ def test_a_grid_search_with_y_scores_the_whole_table(X_y):
     scorer = get_scorer("column_shapes")
     # with y the target column is compared too; without it, the features
     assert scorer(best, X, y) != scorer(best, X)
+
+
+def test_a_streamed_refit_forgets_the_previous_target(tmp_path):
+    pytest.importorskip("pyarrow", reason="Parquet streams need pyarrow (the parquet extra)")
+    table = make_mixed(300, random_state=0)
+    X, y = table.drop(columns="plan"), table["plan"]
+    model = IndependentSynthesizer(random_state=0).fit(X, y)
+    assert model.target_names_ == ["plan"]
+    path = tmp_path / "table.parquet"
+    table.to_parquet(path)
+    model.fit(path)
+    assert model.target_names_ == [] and model.n_features_in_ == table.shape[1]
