@@ -418,16 +418,20 @@ class HierarchicalMixture(nn.Module):
 
     @torch.no_grad()
     def sampling_tables(self):
-        """The cumulative tables sampling reads, computed once per ``sample`` call: leaves
+        """The tables sampling reads, computed once per ``sample`` call: cumulative leaves
         ``(V * K, L)`` (and without the missing levels), sub-weights ``(K1, G, K2)``, top
-        weights ``(K1,)``."""
+        weights ``(K1,)``; and alias tables (:func:`_alias_table`) of the leaves and of the
+        sub-weights' rows, for the unconditional draws (``O(1)`` per draw, no search)."""
         probs = self.log_leaves().exp().permute(0, 2, 1)  # (V, K, L)
         L = self.n_levels
         restricted = probs.masked_fill(self.missing[:, None, :], 0.0)
         log_sub, log_top = self.log_weights()
+        sub = log_sub.exp()
         return {"leaves": _cdf(probs).reshape(-1, L),
+                "leaves_alias": _alias_table(probs.reshape(-1, L)),
                 "restricted": _cdf(restricted).reshape(-1, L),
-                "sub": _cdf(log_sub.exp()), "top": _cdf(log_top.exp())}
+                "sub": _cdf(sub), "sub_alias": _alias_table(sub.reshape(-1, sub.shape[-1])),
+                "top": _cdf(log_top.exp())}
 
     @torch.no_grad()
     def generate(self, n, generator, tables=None):
@@ -479,13 +483,16 @@ class HierarchicalMixture(nn.Module):
             out_num = torch.nan_to_num(numerical.to(torch.float32), nan=0.5)
             return out_num, codes.to(torch.long).clamp_min(0)
         flat = (torch.arange(V, device=device) * self.k1 * self.k2)[None, :] + component
-        flat = flat.reshape(-1)
-        cdf = tables["leaves"].index_select(0, flat).view(n, V, L)
-        restricted = idx == L + 1
-        if not free and restricted.any():
-            other = tables["restricted"].index_select(0, flat).view(n, V, L)
-            cdf = torch.where(restricted[..., None], other, cdf)
-        level = _draw(cdf, generator)
+        if free:  # every leaf drawn unconditionally: the alias tables, no search
+            level = _draw_alias(*tables["leaves_alias"], flat, generator)
+        else:
+            flat = flat.reshape(-1)
+            cdf = tables["leaves"].index_select(0, flat).view(n, V, L)
+            restricted = idx == L + 1
+            if restricted.any():
+                other = tables["restricted"].index_select(0, flat).view(n, V, L)
+                cdf = torch.where(restricted[..., None], other, cdf)
+            level = _draw(cdf, generator)
         level = torch.minimum(level, (self.mask.sum(1) - 1)[None, :])
         out_num = torch.empty(n, M, device=device)
         if M:
@@ -744,9 +751,10 @@ class TreeMixture(HierarchicalMixture):
             levels = [nodes for nodes, _ in self._levels()]
             state[:, levels[0]] = _draw(tables["top"], generator, n=n * len(levels[0])).view(
                 n, -1)
-            for nodes in levels[1:]:
-                rows = tables["sub"][nodes[None, :], state[:, self.parent[nodes]]]  # (n, S, K)
-                state[:, nodes] = _draw(rows, generator)
+            K = self.k1
+            for nodes in levels[1:]:  # row of p(z_g | z_parent) in the (G * K, K) table
+                rows = nodes[None, :] * K + state[:, self.parent[nodes]]  # (n, S)
+                state[:, nodes] = _draw_alias(*tables["sub_alias"], rows, generator)
         else:
             terms = self._node_terms(idx, self.log_leaves())
             levels, beliefs = self._upward(terms, log_sub)
@@ -816,6 +824,53 @@ def _floored(logits, floor):
     size = logits.shape[-1]
     return torch.logaddexp(log_w + math.log1p(-floor),
                            torch.full_like(log_w, math.log(floor / size)))
+
+
+def _alias_table(probs):
+    """Walker's alias tables of each row of ``probs`` ``(R, W)`` (unnormalised, rows with a
+    positive sum): ``(accept (R, W), alias (R, W))``.
+
+    Drawing a column ``j`` uniformly, then keeping it with probability ``accept[r, j]`` and
+    taking ``alias[r, j]`` otherwise, draws ``j`` with probability ``probs[r, j] / sum``
+    exactly. Built by Vose's pairing, vectorised over the rows: ``W - 1`` steps, each pairing
+    every row's smallest unfinished cell (scaled mass below one) with its largest (at least
+    one), so the loop runs over the width, never over rows.
+    """
+    R, W = probs.shape
+    q = probs.to(torch.float64)
+    q = q / q.sum(1, keepdim=True) * W
+    accept = torch.ones(R, W, dtype=torch.float64, device=probs.device)
+    alias = torch.arange(W, device=probs.device).expand(R, W).clone()
+    done = torch.zeros(R, W, dtype=torch.bool, device=probs.device)
+    rows = torch.arange(R, device=probs.device)
+    for _ in range(W - 1):  # vectorised over rows; W is a width (levels or states)
+        small = q.masked_fill(done, float("inf")).argmin(1)
+        large = q.masked_fill(done, float("-inf")).argmax(1)
+        qs = q[rows, small]
+        live = (small != large) & (qs < 1.0)
+        s, big = small[live], large[live]
+        r = rows[live]
+        accept[r, s] = qs[live]
+        alias[r, s] = big
+        q[r, big] -= 1.0 - qs[live]
+        done[r, s] = True
+        if not bool(live.any()):
+            break
+    return accept.to(torch.float32), alias
+
+
+def _draw_alias(accept, alias, rows, generator):
+    """One column per entry of ``rows`` (indices into the alias tables' rows), by the alias
+    method: two uniforms and two gathers per draw."""
+    W = accept.shape[1]
+    shape = rows.shape
+    rows = rows.reshape(-1)
+    j = (torch.rand(rows.shape, generator=generator, device=rows.device) * W).long()
+    j.clamp_(max=W - 1)
+    cell = rows * W + j
+    keep = torch.rand(rows.shape, generator=generator, device=rows.device) < accept.reshape(
+        -1).index_select(0, cell)
+    return torch.where(keep, j, alias.reshape(-1).index_select(0, cell)).view(shape)
 
 
 def _cdf(probs):

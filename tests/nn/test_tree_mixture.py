@@ -3,11 +3,20 @@
 import itertools
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import torch
 
 from skmixsynth import Layout, Span
 from skmixsynth.nn import seeded_build, seeded_generator
-from skmixsynth.nn._mixture import FREE, NOT_MISSING, TreeMixture, _maximum_spanning_tree
+from skmixsynth.nn._mixture import (
+    FREE,
+    NOT_MISSING,
+    TreeMixture,
+    _alias_table,
+    _draw_alias,
+    _maximum_spanning_tree,
+)
 
 CPU = torch.device("cpu")
 B = 4  # bins
@@ -220,3 +229,31 @@ def test_a_build_is_seeded_and_generation_deterministic():
     x = a.generate(50, seeded_generator(5, CPU))
     y = a.generate(50, seeded_generator(5, CPU), tables=a.sampling_tables())
     assert torch.equal(x[0], y[0]) and torch.equal(x[1], y[1])
+
+
+@given(st.integers(1, 12), st.integers(1, 9), st.integers(0, 2**31 - 1))
+@settings(max_examples=60, deadline=None)
+def test_alias_tables_imply_exactly_the_row_probabilities(rows, width, seed):
+    # the probability an alias table gives column j: its own kept mass plus the mass other
+    # columns hand to it, over the width; zero cells (padded levels) are never kept
+    gen = torch.Generator().manual_seed(seed)
+    probs = torch.rand(rows, width, generator=gen) ** 3
+    probs[torch.rand(rows, width, generator=gen) < 0.3] = 0.0
+    probs[:, 0] += 1e-3  # every row has some mass
+    accept, alias = _alias_table(probs)
+    implied = accept.double().clone()
+    implied.scatter_add_(1, alias, (1.0 - accept.double()))
+    implied /= width
+    expected = probs.double() / probs.double().sum(1, keepdim=True)
+    torch.testing.assert_close(implied, expected, atol=1e-6, rtol=0)
+    assert not bool((accept[probs == 0] > 0).any())
+
+
+def test_alias_draws_follow_the_rows():
+    gen = torch.Generator().manual_seed(0)
+    probs = torch.tensor([[0.7, 0.0, 0.2, 0.1], [0.0, 0.0, 1.0, 0.0]])
+    accept, alias = _alias_table(probs)
+    rows = torch.tensor([0, 1]).repeat(50_000)
+    draws = _draw_alias(accept, alias, rows, gen)
+    freq = torch.zeros(2, 4).index_put_((rows, draws), torch.ones(len(rows)), accumulate=True)
+    torch.testing.assert_close(freq / 50_000, probs, atol=0.01, rtol=0)
