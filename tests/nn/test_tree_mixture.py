@@ -3,9 +3,9 @@
 import itertools
 
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-import torch
 
 from skmixsynth import Layout, Span
 from skmixsynth.nn import seeded_build, seeded_generator
