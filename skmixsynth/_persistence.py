@@ -48,6 +48,8 @@ def save_model(model, path):
         "n_iter": model.n_iter_,
         "sample_seed": int(model._sample_seed),
         "device": str(model.device_),
+        # sizes chosen from the training table's size (BaseSynthesizer._resolve_data_params)
+        "data_params": {k: _to_json(getattr(model, k), k) for k in model._data_params},
     }
     state = {k: v.detach().to("cpu") for k, v in model.modules_.state_dict().items()}
     payload = {
@@ -93,6 +95,12 @@ def load_model(cls, path, *, device=None):
                          f"({type(exc).__name__}: {exc}).") from exc
     est.target_names_ = list(config.get("target", []))  # files written before: no target
     est._set_encoder(encoder)
+    data_params = config.get("data_params", {})  # files written before: none
+    if not isinstance(data_params, dict):
+        raise ValueError(f"{path!s}: its data_params are not a JSON object.")
+    for name in est._data_params:
+        if name in data_params:
+            setattr(est, name, _from_json(data_params[name]))
     modules = est._make_modules(0)  # the weights come from the file
     try:
         modules.load_state_dict(payload["state"])

@@ -303,6 +303,7 @@ def fit_scaled(model, X, rng):
         if context.rank != 0:
             encoder = type(encoder).from_state(state)
     model._set_encoder(encoder)
+    model._set_data_params(frame.shape[0] if stream is None else stream.n_rows)
     model.modules_ = model._make_modules(init_seed)
     if context is None:
         source = _source(model, frame, stream, train_seed, None)

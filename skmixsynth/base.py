@@ -55,6 +55,8 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
       levels, not one-hot blocks: no one-hot matrix is built and read back when sampling;
     - optionally ``_make_encoder()`` (the unfitted encoder), ``_resolve_params(layout)`` (the
       fitted attributes derived from the parameters, set by ``fit`` and ``load`` alike),
+      ``_resolve_data_params(n_rows)`` (sizes chosen from the number of training rows, named
+      in ``_data_params``; ``save`` stores them),
       ``_batch_source(encoder, frame)`` (what the epochs iterate over), ``_sampler()`` (the
       function ``(n, generator) -> (numerical, codes)`` one ``sample`` call uses for all its
       blocks and threads), ``_generate_conditional(numerical, codes, generator)`` (a native
@@ -150,6 +152,29 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
             identifiers=self.identifiers,
             dtype=np.float32,
         )
+
+    #: names of the fitted attributes :meth:`_resolve_data_params` returns (``save`` stores
+    #: them, ``load`` sets them back before the modules are built)
+    _data_params = ()
+
+    def _resolve_data_params(self, n_rows):
+        """Fitted attributes that depend on the size of the training table, as a dict.
+
+        Sizes chosen from ``n_rows`` (the training rows) where a parameter is left to
+        ``None``: a small table gets a smaller model. ``fit`` sets them after the encoder
+        and before ``_build_modules``, which may read them; ``save`` stores them, so that
+        ``load`` rebuilds the same modules. The names are ``_data_params``. Default: ``{}``.
+        """
+        return {}
+
+    def _set_data_params(self, n_rows):
+        """Set the attributes of :meth:`_resolve_data_params` for a table of ``n_rows``."""
+        values = self._resolve_data_params(int(n_rows))
+        if set(values) != set(self._data_params):
+            raise TypeError(f"{type(self).__name__}._resolve_data_params must return the "
+                            f"names in _data_params {self._data_params}; got {sorted(values)}.")
+        for name, value in values.items():
+            setattr(self, name, value)
 
     def _resolve_params(self, layout):
         """The fitted attributes derived from the parameters (and the layout), as a dict.
@@ -289,6 +314,7 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
         encoder = self._make_encoder().set_params(random_state=int(rng.randint(MAX_SEED)))
         self.target_names_ = targets
         self._set_encoder(encoder.fit(frame))
+        self._set_data_params(frame.shape[0])
         self.modules_ = self._make_modules(init_seed)
         source = self._batch_source(self.encoder_, frame)
         train(self, source, seeded_generator(train_seed, self.device_))

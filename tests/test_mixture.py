@@ -151,7 +151,19 @@ def test_sample_keeps_columns_dtypes_and_categories(mixed, mixed_fitted):
 def test_integer_columns_are_sampled_on_their_frequent_values(mixed, mixed_fitted):
     fake = mixed_fitted.sample(2000, random_state=0)
     counts = mixed["age"].value_counts()
-    assert set(fake["age"]) <= set(counts.index[counts >= 5])
+    net = mixed_fitted.modules_["mixture"]
+    points = net.points[0, : int(net.n_points[0])].numpy()
+    # the model's points, decoded: the values samples may take
+    encoder = mixed_fitted.encoder_
+    numerical, codes = encoder.transform_columns(mixed.head(1))
+    numerical = np.repeat(numerical, len(points), axis=0)
+    numerical[:, 0] = points
+    kept = set(encoder.inverse_transform_columns(
+        numerical, np.repeat(codes, len(points), axis=0))["age"])
+    assert set(fake["age"]) <= kept
+    # values of at least 5 rows, but for the bounds of the encoder's rare-value protection
+    # (the rows beyond a protected tail are clipped to its bound)
+    assert kept - set(counts.index[counts >= 5]) <= {min(kept), max(kept)}
     plain = tiny(min_count=5, discrete_values=False).fit(mixed)
     assert int(plain.modules_["mixture"].n_points.sum()) == 0
     assert np.isfinite(plain.score_samples(mixed)).all()
@@ -272,3 +284,52 @@ def test_a_continuous_column_of_few_unique_values_is_not_collapsed():
     fake = MixtureSynthesizer(random_state=0, device="cpu").fit(real).sample(300, random_state=0)
     assert fake["income"].nunique() > 100
     assert fake["income"].std() > 0.5 * real["income"].std()
+
+
+# --------------------------------------------------------------- the small-table rule
+def test_sizes_follow_the_table_unless_given():
+    small = make_mixed(300, random_state=0)
+    auto = MixtureSynthesizer(epochs=1, random_state=0).fit(small)
+    # a tenth of the rows in states, a 25th in bins, a quarter in a batch
+    assert (auto.n_components_, auto.n_bins_, auto.batch_size_) == (30, 12, 75)
+    net = auto.modules_["mixture"]
+    assert net.k1 == 30 and net.n_bins == 12
+    given = MixtureSynthesizer(n_components=5, n_bins=7, batch_size=50, epochs=1,
+                               random_state=0).fit(small)
+    assert (given.n_components_, given.n_bins_, given.batch_size_) == (5, 7, 50)
+    tiny_table = make_mixed(40, random_state=0)
+    floor = MixtureSynthesizer(epochs=1, random_state=0).fit(tiny_table)
+    assert (floor.n_components_, floor.n_bins_, floor.batch_size_) == (4, 4, 32)
+    groups = MixtureSynthesizer(structure="groups", epochs=1, random_state=0).fit(small)
+    assert groups.n_components_ == 1000
+
+
+def test_resolved_sizes_survive_save_and_load(tmp_path):
+    small = make_mixed(300, random_state=0)
+    model = MixtureSynthesizer(epochs=2, random_state=0).fit(small)
+    path = model.save(tmp_path / "m.skm")
+    back = MixtureSynthesizer.load(path)
+    assert (back.n_components_, back.n_bins_, back.batch_size_) == (30, 12, 75)
+    pd.testing.assert_frame_equal(back.sample(50, random_state=1),
+                                  model.sample(50, random_state=1))
+
+
+def test_a_file_saved_before_the_rule_loads_with_the_sizes_of_its_time(tmp_path):
+    import json
+
+    import torch
+
+    small = make_mixed(300, random_state=0)
+    model = MixtureSynthesizer(n_bins=32, epochs=2, random_state=0).fit(small)
+    model.n_components = None  # as stored by a version whose default was 64 states
+    model.n_components_ = 64
+    model.modules_ = model._make_modules(0)
+    path = model.save(tmp_path / "old.skm")
+    payload = torch.load(path, weights_only=True)
+    config = json.loads(payload["config"])
+    del config["data_params"]
+    payload["config"] = json.dumps(config)
+    torch.save(payload, path)
+    back = MixtureSynthesizer.load(path)
+    assert back.modules_["mixture"].k1 == 64 and back.modules_["mixture"].n_bins == 32
+    assert back.sample(10, random_state=0).shape == (10, small.shape[1])
