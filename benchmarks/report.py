@@ -224,6 +224,7 @@ METRIC_COLUMNS = (
     ("XGB detection", "metrics.detection_xgb", 3),
     ("DCR ratio", "metrics.dcr_ratio", 3),
     ("exact copies", "metrics.exact_copy_rate", 4),
+    ("hold-out copies", "metrics.holdout_copy_rate", 4),
     ("fit s", "fit_seconds", None),
     ("sampled rows/s", "sample_rows_per_second", None),
     ("peak RSS MiB", "peak_rss_mb", None),

@@ -125,6 +125,8 @@ def test_quick_run(tmp_path):
         assert record["fit_seconds"] >= 0 and record["peak_rss_mb"] > 0
     by_key = {(r["dataset"], r["model"]): r for r in doc["records"]}
     assert by_key["mixed", "identity"]["metrics"]["exact_copy_rate"] == 1.0
+    # the training rows again: none of them is a held-out row of this continuous table
+    assert by_key["mixed", "identity"]["metrics"]["holdout_copy_rate"] == 0.0
     assert "macro_f1" in by_key["mixed", "independent"]["metrics"]["efficacy"]
     assert "l_test" in by_key["grid", "independent"]["metrics"]["likelihood"]
     assert by_key["mixed", "independent"]["metrics"]["marginal_agreement"]["points"]
