@@ -391,7 +391,10 @@ class GTCoderSynthesizer(BaseSynthesizer):
             fused = self.device_.type in ("cpu", "cuda") or None
             self._optim = torch.optim.Adam(self.modules_.parameters(), lr=self.lr, fused=fused)
         else:
-            self._latent_draws = []
+            # a bounded uniform sample of the draws (the rows with the smallest random keys)
+            # and running level counts: the pass over a Parquet stream of any length holds
+            # at most the rows the latent mixture is fitted on
+            self._latent_draws = {"z": None, "keys": None, "counts": None}
 
     def _on_fit_end(self):
         for attr in ("_optim", "_latent_draws"):
@@ -422,12 +425,22 @@ class GTCoderSynthesizer(BaseSynthesizer):
         """Draw ``z ~ q(z | x)`` for the batch; after the last batch, fit the sampler."""
         mu, logvar, _ = net.posterior(numerical, codes)
         eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
-        self._latent_draws.append((mu + torch.exp(0.5 * logvar) * eps, codes))
+        z = mu + torch.exp(0.5 * logvar) * eps
+        keys = torch.rand(z.shape[0], generator=generator, device=z.device)
+        draws = self._latent_draws
+        counts = net.level_count_of(codes)
+        draws["counts"] = counts if draws["counts"] is None else draws["counts"] + counts
+        if draws["z"] is not None:
+            z, keys = torch.cat([draws["z"], z]), torch.cat([draws["keys"], keys])
+        cap = net.latent.max_rows(z.shape[1])
+        if z.shape[0] > cap:
+            keep = torch.topk(keys, cap, largest=False, sorted=False).indices
+            keep = keep.sort().values  # the rows in the order they came
+            z, keys = z.index_select(0, keep), keys.index_select(0, keep)
+        draws["z"], draws["keys"] = z, keys
         if progress.step == progress.n_steps - 1:
-            z = torch.cat([d[0] for d in self._latent_draws])
-            all_codes = torch.cat([d[1] for d in self._latent_draws])
-            self._latent_draws = []
-            net.fit_latent(z, all_codes, generator)
+            self._latent_draws = None
+            net.fit_latent(z, None, generator, counts=draws["counts"])
         return {}
 
     def _sampler(self):

@@ -520,3 +520,30 @@ def test_conditioning_follows_a_deterministic_dependency():
     assert abs(fake["x"].mean() - X.loc[X["c1"] == "d", "x"].mean()) < 0.5
     unconditional = model.sample(2000, random_state=0)
     assert (unconditional["c2"] == "d").mean() < 0.3  # conditioning did the work
+
+
+def test_the_latent_pass_holds_a_bounded_sample_and_counts_every_row(monkeypatch, real):
+    # the latent mixture is fitted on at most max_rows draws: the pass keeps a uniform
+    # sample of that size (a Parquet stream of any length fits in it) and counts the levels
+    # of every row exactly
+    from skmixsynth.nn._gtcoder import LatentGaussianMixture
+
+    monkeypatch.setattr(LatentGaussianMixture, "MAX_ROWS", 50)
+    seen = []
+    fit = LatentGaussianMixture.fit
+
+    def spy(self, z, generator, **kwargs):
+        seen.append(z.shape[0])
+        return fit(self, z, generator, **kwargs)
+
+    monkeypatch.setattr(LatentGaussianMixture, "fit", spy)
+    model = tiny(batch_size=32).fit(real)
+    assert seen == [50]
+    net = model.modules_["gtcoder"]
+    _, codes = model.encoder_.transform_columns(real)
+    expected = net.level_count_of(torch.as_tensor(codes))
+    torch.testing.assert_close(net.level_counts, expected)
+    assert float(net.level_counts.sum()) == len(real) * codes.shape[1]
+    again = tiny(batch_size=32).fit(real)  # the sample is drawn from the seed
+    pd.testing.assert_frame_equal(again.sample(30, random_state=0),
+                                  model.sample(30, random_state=0))

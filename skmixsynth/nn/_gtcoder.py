@@ -610,6 +610,11 @@ class LatentGaussianMixture(nn.Module):
         return self.means.index_select(0, comp) + (
             self.scale_tril.index_select(0, comp) @ eps).squeeze(-1)
 
+    def max_rows(self, dim):
+        """The most rows :meth:`fit` uses: ``MAX_ROWS``, fewer in high dimension (the
+        rows' outer products hold rows * dim^2 numbers: at most 2^25, 256 MB in float64)."""
+        return max(min(self.MAX_ROWS, 2**25 // dim ** 2), 1)
+
     @torch.no_grad()
     def fit(self, z, generator, *, max_iter=100, tol=None):
         """Fit the mixture to the rows of ``z`` by EM (k-means++ start); returns ``self``.
@@ -621,8 +626,7 @@ class LatentGaussianMixture(nn.Module):
         tol = self.TOL if tol is None else tol
         device = z.device
         dtype = torch.float32 if device.type == "mps" else torch.float64
-        # the outer products below hold rows * d^2 numbers: at most 2^25 (256 MB in float64)
-        max_rows = max(min(self.MAX_ROWS, 2**25 // z.shape[1] ** 2), 1)
+        max_rows = self.max_rows(z.shape[1])
         if z.shape[0] > max_rows:
             keep = torch.randperm(z.shape[0], generator=generator, device=generator.device)
             z = z.index_select(0, keep[:max_rows].to(device))
@@ -874,14 +878,20 @@ class GTCoder(nn.Module):
         return total / int(n_draws)
 
     @torch.no_grad()
-    def fit_latent(self, z, codes, generator):
-        """Fit the latent mixture to the draws ``z`` and count the levels of ``codes``."""
+    def level_count_of(self, codes):
+        """How many rows of ``codes`` ``(n, D)`` hold each level: ``(n_levels,)``."""
+        if not codes.shape[1]:
+            return self.level_counts.new_zeros(self.level_counts.shape)
+        return torch.bincount((codes + self.tokenizer.offsets).reshape(-1),
+                              minlength=self.level_counts.shape[0]).to(self.level_counts.dtype)
+
+    def fit_latent(self, z, codes, generator, *, counts=None):
+        """Fit the latent mixture to the draws ``z`` and count the levels of ``codes`` (or
+        take their ``counts``, :meth:`level_count_of` summed over the batches)."""
         self.latent.fit(z, generator)
         self._level_table = None
-        if codes.shape[1]:
-            self.level_counts.copy_(torch.bincount(
-                (codes + self.tokenizer.offsets).reshape(-1),
-                minlength=self.level_counts.shape[0]).to(self.level_counts.dtype))
+        if self.tokenizer.offsets.numel():  # without discrete spans: nothing to count
+            self.level_counts.copy_(self.level_count_of(codes) if counts is None else counts)
         return self
 
     #: candidate latent codes per forward pass of :meth:`sample_conditional` (memory)
