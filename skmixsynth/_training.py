@@ -352,10 +352,11 @@ def _source(model, frame, stream, train_seed, context):
     fit (every rank the same number of batches, each of about ``batch_size / world`` rows)."""
     from ._arrow import StreamBatches
 
-    encoder, device, batch_size = model.encoder_, model.device_, int(model.batch_size)
+    encoder, device = model.encoder_, model.device_
+    if context is None and stream is None:
+        return model._batch_source(encoder, frame)  # the model's own batches and sizes
+    batch_size = int(model.batch_size)
     if context is None:
-        if stream is None:
-            return model._batch_source(encoder, frame)
         return StreamBatches(stream, _encode_fn(model, encoder), batch_size, device)
     rank, world = context.rank, context.world
     if stream is None:

@@ -19,6 +19,7 @@ from skmixsynth import (
     GTCoderSynthesizer,
     IndependentSynthesizer,
     MixGANSynthesizer,
+    MixtureSynthesizer,
     ParquetStream,
 )
 from skmixsynth.datasets import make_mixed
@@ -85,6 +86,10 @@ def main(out):
         "sample": model.sample(50, random_state=1).astype(str).to_dict("list"),
         "warned": [str(w.message) for w in caught if "does not train data-parallel" in str(
             w.message)]}
+    # the mixture model (its sizes resolved from the table) takes the same local path
+    model = MixtureSynthesizer(epochs=2, random_state=0).fit(frame)
+    results["mixture"] = {"sample": model.sample(50, random_state=1).astype(str).to_dict("list"),
+                          "batch_size_": model.batch_size_}
     with open(os.path.join(out, f"rank{rank}.json"), "w") as f:
         json.dump(results, f, default=str)
     dist.destroy_process_group()

@@ -136,3 +136,5 @@ def test_models_without_gradients_fit_whole_table_on_every_rank(ddp_run):
     a, b = ranks[0]["independent"], ranks[1]["independent"]
     assert a["sample"] == b["sample"]  # the same seeds from rank 0, though random_state=None
     assert len(a["warned"]) == 1 and not b["warned"]  # rank 0 says so, once
+    m0, m1 = ranks[0]["mixture"], ranks[1]["mixture"]
+    assert m0["sample"] == m1["sample"] and m0["batch_size_"] == m1["batch_size_"] == 150
