@@ -307,20 +307,29 @@ class StreamBatches:
     n_batches : int, default=None
         Batches per epoch (``ceil(n_rows / batch_size)`` by default); every process of a
         data-parallel fit must take the same number of steps.
+    skip : (int, int), default=None
+        ``(r, m)``: leave out the rows whose position in the table is ``r`` modulo ``m``
+        (the rows a model holds out for early stopping). Not with ``stride``.
     """
 
     def __init__(self, stream, encode, batch_size, device, *, units=None, stride=None,
-                 n_batches=None):
+                 n_batches=None, skip=None):
+        if stride is not None and skip is not None:
+            raise ValueError("StreamBatches takes stride or skip, not both.")
         self.stream = stream
         self.encode = encode
         self.batch_size = int(batch_size)
         self.device = device
         self.units = list(stream._open()[2] if units is None else units)
         self.stride = stride
+        self.skip = skip
         self._n_rows = sum(self._kept(u) for u in self.units)
         self._n_batches = n_batches
 
     def _kept(self, unit):
+        if self.skip is not None:
+            r, m = self.skip
+            return unit.n_rows - len(range((r - unit.offset) % m, unit.n_rows, m))
         if self.stride is None:
             return unit.n_rows
         rank, world = self.stride
@@ -360,6 +369,15 @@ class StreamBatches:
 
     def _unit_frames(self, unit):
         frames = self.stream._frames([unit], batch_rows=min(self.stream.buffer_rows, 65_536))
+        if self.skip is not None:
+            r, m = self.skip
+            start = unit.offset
+            for frame in frames:
+                keep = (np.arange(start, start + len(frame)) % m) != r
+                start += len(frame)
+                if keep.any():
+                    yield frame[keep]
+            return
         if self.stride is None:
             yield from frames
             return

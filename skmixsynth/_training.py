@@ -355,9 +355,9 @@ def _source(model, frame, stream, train_seed, context):
     encoder, device = model.encoder_, model.device_
     if context is None and stream is None:
         return model._batch_source(encoder, frame)  # the model's own batches and sizes
-    batch_size = int(model.batch_size)
     if context is None:
-        return StreamBatches(stream, _encode_fn(model, encoder), batch_size, device)
+        return model._stream_source(encoder, stream, _encode_fn(model, encoder))
+    batch_size = int(model.batch_size)
     rank, world = context.rank, context.world
     if stream is None:
         order = np.random.RandomState(train_seed % 2**32).permutation(frame.shape[0])

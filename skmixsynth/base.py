@@ -189,6 +189,16 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
     def _build_modules(self, layout):
         """Return a dict of freshly built ``torch.nn.Module`` for this layout (sets nothing)."""
 
+    def _stream_source(self, encoder, stream, encode):
+        """The batch source of a fit from a Parquet stream in one process: a
+        :class:`~skmixsynth._arrow.StreamBatches` over ``stream`` (``encode`` turns a
+        DataFrame into the model's ``_stream_view``). A model that needs statistics of the
+        table before training (the mixture's held-out rows) takes them here, in a pass of
+        bounded memory."""
+        from ._arrow import StreamBatches
+
+        return StreamBatches(stream, encode, int(self.batch_size), self.device_)
+
     def _batch_source(self, encoder, frame):
         """The batch source the epochs iterate over (``iter_epoch``, ``n_rows``, ``n_batches``).
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import numbers
 
 import numpy as np
@@ -25,6 +26,10 @@ logger = logging.getLogger("skmixsynth")
 _SCORE_BLOCK = 4096
 #: training rows the tree's mutual information is estimated on
 _STRUCTURE_ROWS = 20_000
+#: a fit from a Parquet stream holds out at most this many rows for early stopping ...
+_STREAM_VALIDATION = 20_000
+#: ... and takes the statistics of its first step from at most this many training rows
+_STREAM_SAMPLE = 200_000
 
 
 class MixtureSynthesizer(BaseSynthesizer):
@@ -266,14 +271,7 @@ class MixtureSynthesizer(BaseSynthesizer):
         self.verbose = verbose
 
     _min_samples = 2
-    _stream_view = None
-    _stream_refusal = (
-        "before its first step the mixture model computes statistics of the whole training "
-        "table (the held-out slice for early stopping, the distinct values of its "
-        "discrete-valued columns, the level shares behind its prior) and its stochastic EM "
-        "starts from the data; it fits adult in seconds, and a sample of a few hundred "
-        "thousand rows holds what its few hundred components can learn."
-    )
+    _stream_view = "columns"
 
     # ------------------------------------------------------------------ hooks
     def _make_encoder(self):
@@ -320,25 +318,67 @@ class MixtureSynthesizer(BaseSynthesizer):
         # the split is drawn from the encoder's seed, itself drawn from random_state
         order = np.random.RandomState(encoder.random_state).permutation(n)
         val, train = order[:n_val], order[n_val:]
-        self._val = None
-        self._train_rows = len(train)
-        if self.discrete_values:
-            self.modules_["mixture"].set_points(
-                torch.as_tensor(numerical[train]), torch.as_tensor(codes[train]),
-                min_count=self.min_count or 1)
-        if self.structure == "tree":
-            rows = train[:_STRUCTURE_ROWS]  # already a random order
-            self.modules_["mixture"].set_structure(
-                torch.as_tensor(numerical[rows]), torch.as_tensor(codes[rows]))
-        self._marginal = _level_shares(self.modules_["mixture"], numerical[train],
-                                       codes[train], self.device_)
-        if n_val:
-            self._val = (torch.as_tensor(numerical[val], device=self.device_),
-                         torch.as_tensor(codes[val], device=self.device_))
-        self._fit_state = {"best": None, "best_nll": np.inf, "bad": 0, "stopped": False,
-                           "val_nll": [], "epoch_done": -1}
+        self._prepare(numerical[train], codes[train], numerical[val], codes[val], len(train))
         return ColumnBatches(numerical[train], codes[train], self._size("batch_size"),
                              self.device_)
+
+    def _stream_source(self, encoder, stream, encode):
+        """A Parquet stream: one pass in the table's fixed order takes the held-out rows
+        (every ``m``-th row, at most ``_STREAM_VALIDATION``) and a sample of the others
+        (every ``k``-th, at most ``_STREAM_SAMPLE``) for the statistics the in-memory fit
+        takes from all its rows; the epochs then stream every row but the held-out ones."""
+        from ._arrow import StreamBatches
+
+        n = stream.n_rows
+        fraction = self.validation_fraction if n >= 20 else 0.0
+        m = 0
+        if fraction > 0:
+            m = max(2, round(1 / fraction), math.ceil(n / _STREAM_VALIDATION))
+        n_val = len(range(0, n, m)) if m else 0
+        k = max(1, math.ceil((n - n_val) / _STREAM_SAMPLE))
+        val, sample, position, kept = [], [], 0, 0
+        for chunk in stream.chunks():
+            index = np.arange(position, position + len(chunk))
+            position += len(chunk)
+            held = (index % m == 0) if m else np.zeros(len(chunk), dtype=bool)
+            rest = np.flatnonzero(~held)
+            pick = rest[(kept + np.arange(len(rest))) % k == 0]
+            kept += len(rest)
+            if held.any():
+                val.append(encode(chunk.iloc[np.flatnonzero(held)]))
+            if len(pick):
+                sample.append(encode(chunk.iloc[pick]))
+        # the sample's order follows the table's: shuffle it (structure rows, EM start)
+        num, codes = (np.concatenate(p) for p in zip(*sample, strict=True))
+        order = np.random.RandomState(encoder.random_state).permutation(num.shape[0])
+        if val:
+            val_num, val_codes = (np.concatenate(p) for p in zip(*val, strict=True))
+        else:
+            val_num, val_codes = num[:0], codes[:0]
+        self._prepare(num[order], codes[order], val_num, val_codes, n - n_val)
+        return StreamBatches(stream, encode, self._size("batch_size"), self.device_,
+                             skip=(0, m) if m else None)
+
+    def _prepare(self, numerical, codes, val_numerical, val_codes, n_train):
+        """What training needs before its first step, from the training rows (or a sample of
+        them: ``numerical``, ``codes``, in a random order) and the held-out rows."""
+        self._val = None
+        self._train_rows = int(n_train)
+        if self.discrete_values:
+            self.modules_["mixture"].set_points(
+                torch.as_tensor(numerical), torch.as_tensor(codes),
+                min_count=self.min_count or 1)
+        if self.structure == "tree":
+            rows = slice(0, _STRUCTURE_ROWS)  # already a random order
+            self.modules_["mixture"].set_structure(
+                torch.as_tensor(numerical[rows]), torch.as_tensor(codes[rows]))
+        self._marginal = _level_shares(self.modules_["mixture"], numerical, codes,
+                                       self.device_)
+        if len(val_numerical):
+            self._val = (torch.as_tensor(val_numerical, device=self.device_),
+                         torch.as_tensor(val_codes, device=self.device_))
+        self._fit_state = {"best": None, "best_nll": np.inf, "bad": 0, "stopped": False,
+                           "val_nll": [], "epoch_done": -1}
 
     def _phases(self, n_batches):
         self._n_batches = n_batches

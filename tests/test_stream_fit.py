@@ -16,6 +16,7 @@ from skmixsynth import (
 )
 from skmixsynth._arrow import StreamBatches
 from skmixsynth.datasets import make_mixed
+from skmixsynth.metrics import quality_score
 from skmixsynth.nn import TensorBatches, seeded_generator
 
 pa = pytest.importorskip("pyarrow", reason="the parquet extra (pyarrow) is not installed")
@@ -108,10 +109,48 @@ def test_gtcoder_streams_per_column_views(table):
     assert model.sample(10, random_state=0).shape == (10, frame.shape[1])
 
 
-def test_mixture_refuses_a_stream_with_the_reason(table):
-    _, path, _ = table
-    with pytest.raises(ValueError, match="held-out slice for early stopping"):
-        MixtureSynthesizer().fit(path)
+def test_mixture_streams_and_holds_out_every_mth_row(table, monkeypatch):
+    frame, path, parts = table
+    from skmixsynth import mixture
+
+    seen = {}
+    prepare = mixture.MixtureSynthesizer._prepare
+
+    def spy(self, numerical, codes, val_numerical, val_codes, n_train):
+        seen.update(sample=len(numerical), val=len(val_numerical), n_train=n_train)
+        return prepare(self, numerical, codes, val_numerical, val_codes, n_train)
+
+    monkeypatch.setattr(mixture.MixtureSynthesizer, "_prepare", spy)
+    monkeypatch.setattr(mixture, "_STREAM_SAMPLE", 300)  # a bounded sample of the rest
+    model = MixtureSynthesizer(epochs=3, random_state=0).fit(path)
+    # validation_fraction=0.1: every 10th row (80 of 800) held out, 720 trained on, a
+    # sample of every 3rd of them (ceil(720 / 300)) for the statistics of the first step
+    assert seen == {"sample": 240, "val": 80, "n_train": 720}
+    assert all("val_nll" in h for h in model.history_)
+    assert (model.n_components_, model.n_bins_, model.batch_size_) == (64, 32, 200)
+    fake = model.sample(400, random_state=0)
+    assert list(fake.columns) == list(frame.columns)
+    assert set(fake["education"].dropna()) <= set(frame["education"].dropna())
+    # the same rows in other files and the same seed: the same model
+    again = MixtureSynthesizer(epochs=3, random_state=0).fit(str(parts))
+    assert again.sample(50, random_state=1).equals(model.sample(50, random_state=1))
+    # about as faithful as a fit in memory on the same table
+    memory = MixtureSynthesizer(epochs=3, random_state=0).fit(frame)
+    streamed_quality = quality_score(frame, fake)
+    memory_quality = quality_score(frame, memory.sample(400, random_state=0))
+    assert streamed_quality > 0.8 and abs(streamed_quality - memory_quality) < 0.05
+
+
+def test_stream_batches_skip_the_held_out_rows(tmp_path):
+    path = _numbered(50, 7, tmp_path)
+    source = StreamBatches(ParquetStream(path, buffer_rows=8),
+                           lambda f: (f["row"].to_numpy(),), 6, CPU, skip=(0, 5))
+    rows = torch.cat(list(source.iter_epoch(seeded_generator(0, CPU))))
+    assert source.n_rows == 40 == len(rows)
+    assert sorted(rows.long().tolist()) == [r for r in range(50) if r % 5]
+    with pytest.raises(ValueError, match="stride or skip"):
+        StreamBatches(ParquetStream(path), lambda f: (f,), 6, CPU, stride=(0, 2),
+                      skip=(0, 5))
 
 
 def test_in_memory_fit_is_unchanged(table):
