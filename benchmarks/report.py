@@ -393,6 +393,51 @@ def _scaling_section(docs):
     return "\n\n".join(parts)
 
 
+def _at_scale_section(streams, samplings):
+    """The out-of-core fits (kind ``stream``) and the sampling runs to Parquet (kind
+    ``sample_scale``), one row per record, newest run first."""
+    parts = []
+    big = [(d, r) for d in streams for r in d["records"]
+           if r.get("measure") == "big" and r.get("status") == "ok"]
+    if big:
+        rows = [[d["run_id"], r["model"], f"{r['n_rows']:,} x {r['n_columns']}",
+                 f"{r['file_mb']:,.0f} MiB", f"{r['encoder_seconds']:,.0f} s",
+                 f"{r['train_seconds']:,.0f} s", f"{r['train_rows_per_second']:,.0f}",
+                 f"{r['peak_rss_mb']:,.0f} MiB"] for d, r in big]
+        parts.append(
+            "### Fit from a Parquet stream\n\nOne epoch of each training phase; peak RSS of "
+            "the fitting process (the issue's bound: 2 GB).\n\n"
+            + table(["run", "model", "rows x columns", "file", "encoder pass", "training",
+                     "training rows/s", "peak RSS"], rows))
+    adult = [r for d in streams for r in d["records"]
+             if r.get("measure") == "adult" and r.get("status") == "ok"]
+    if adult:
+        rows = []
+        for (source,), recs in sorted(group(adult, "source").items()):
+            metrics = [r.get("metrics", {}) for r in recs]
+            rows.append([source, str(len(recs))]
+                        + [cell([m.get(k) for m in metrics], 3)
+                           for k in ("quality", "detection_xgb")]
+                        + [cell([(m.get("efficacy") or {}).get("macro_f1") for m in metrics], 3),
+                           cell([r["fit_seconds"] for r in recs], None)])
+        parts.append(
+            "### adult from Parquet and from memory\n\nThe same model, parameters and seeds; "
+            "mean ± std over the seeds.\n\n"
+            + table(["source", "seeds", "quality", "XGB detection", "macro-F1", "fit s"], rows))
+    rows = [[d["run_id"], r["model"], f"{r['rows']:,}", str(r["n_jobs"]),
+             f"{r['rows_per_second']:,.0f}", f"{r['total_peak_rss_mb']:,.0f} MiB",
+             f"{r['bytes_on_disk'] / 2**20:,.0f} MiB"]
+            for d in samplings for r in d["records"] if r.get("status") == "ok"]
+    if rows:
+        parts.append(
+            "### Sampling to Parquet\n\n`sample_to_parquet`; peak RSS summed over the "
+            "processes.\n\n"
+            + table(["run", "model", "rows", "n_jobs", "rows/s", "peak RSS", "on disk"], rows))
+    if not parts:
+        return ""
+    return "\n\n".join(["## Out of core and at scale", *parts])
+
+
 # ----------------------------------------------------------------------------- figures
 def _figure_panels(records, dataset, key):
     panels = []
@@ -459,6 +504,9 @@ def build_report(results_dir=RESULTS_DIR):
     results_dir = Path(results_dir)
     runs = _select_runs(load_runs(results_dir, "run"))
     scaling = _select_runs(load_runs(results_dir, "scaling"))
+    streams = sorted(load_runs(results_dir, "stream"), key=lambda d: d["run_id"], reverse=True)
+    samplings = sorted(load_runs(results_dir, "sample_scale"), key=lambda d: d["run_id"],
+                       reverse=True)
     all_records = latest_records(runs, RECORD_KEY)
     records = _ok(all_records)
     references = [ref for doc in runs for ref in doc.get("references", [])]
@@ -471,6 +519,7 @@ def build_report(results_dir=RESULTS_DIR):
         _metrics_section(records, references),
         _ratio_section(records),
         _scaling_section(scaling),
+        _at_scale_section(streams, samplings),
         _figures_section(records, results_dir),
         _failures_section(all_records),
     ]

@@ -248,6 +248,29 @@ def test_report_marks_a_run_from_a_dirty_tree(tmp_path):
     assert "ran on a tree with changes that are not in that commit" in readme
 
 
+def test_report_has_the_stream_and_sampling_runs(tmp_path):
+    big = {"measure": "big", "model": "mixgan", "n_rows": 10_000_000, "n_columns": 30,
+           "file_mb": 682.0, "encoder_seconds": 42.0, "train_seconds": 868.0,
+           "train_rows_per_second": 23042.0, "peak_rss_mb": 818.0, "status": "ok"}
+    adult = [{"measure": "adult", "source": source, "seed": seed, "status": "ok",
+              "fit_seconds": 100.0, "metrics": {"quality": quality, "detection_xgb": 0.3,
+                                                "efficacy": {"macro_f1": 0.74}}}
+             for source, quality in (("memory", 0.92), ("parquet", 0.90)) for seed in (0, 1)]
+    docs = [{"schema": SCHEMA, "kind": "stream", "run_id": "s1", "quick": False,
+             "command": "python -m benchmarks.stream_fit", "records": [big, *adult]},
+            {"schema": SCHEMA, "kind": "sample_scale", "run_id": "p1", "quick": False,
+             "command": "python -m benchmarks.sample_scale",
+             "records": [{"model": "mixgan", "rows": 100_000_000, "n_jobs": 2,
+                          "rows_per_second": 451630.0, "total_peak_rss_mb": 1511.0,
+                          "bytes_on_disk": 769262035, "status": "ok"}]}]
+    for doc in docs:
+        (tmp_path / f"{doc['run_id']}.json").write_text(json.dumps(doc), encoding="utf-8")
+    readme = report.build_report(tmp_path).read_text(encoding="utf-8")
+    assert "| s1 | mixgan | 10,000,000 x 30 | 682 MiB | 42 s | 868 s | 23,042 | 818 MiB |" in readme
+    assert "| parquet | 2 | 0.900 ± 0.000 | 0.300 ± 0.000 | 0.740 ± 0.000 |" in readme
+    assert "| p1 | mixgan | 100,000,000 | 2 | 451,630 | 1,511 MiB | 734 MiB |" in readme
+
+
 def test_figure_fallback(tmp_path):
     points = [
         {"column": "x", "kind": "numerical", "p_real": 0.5, "p_fake": 0.4},
