@@ -421,7 +421,25 @@ class HierarchicalMixture(nn.Module):
         """The tables sampling reads, computed once per ``sample`` call: cumulative leaves
         ``(V * K, L)`` (and without the missing levels), sub-weights ``(K1, G, K2)``, top
         weights ``(K1,)``; and alias tables (:func:`_alias_table`) of the leaves and of the
-        sub-weights' rows, for the unconditional draws (``O(1)`` per draw, no search)."""
+        sub-weights' rows, for the unconditional draws (``O(1)`` per draw, no search).
+
+        Kept until the parameters or the leaf masks change (in place, by a training step,
+        ``load_state_dict`` or EM, or by a move to another device): a fitted model builds
+        them once, not once per ``sample`` call.
+        """
+        try:
+            key = (self.weight_floor, *((t.data_ptr(), t._version) for t in (
+                self.leaf_logits, self.sub_logits, self.top_logits, self.mask, self.missing)))
+        except RuntimeError:  # inference tensors (made under inference_mode) have no version
+            return self._build_sampling_tables()
+        cached = self.__dict__.get("_tables_cache")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        tables = self._build_sampling_tables()
+        self.__dict__["_tables_cache"] = (key, tables)
+        return tables
+
+    def _build_sampling_tables(self):
         probs = self.log_leaves().exp().permute(0, 2, 1)  # (V, K, L)
         L = self.n_levels
         restricted = probs.masked_fill(self.missing[:, None, :], 0.0)

@@ -257,3 +257,19 @@ def test_alias_draws_follow_the_rows():
     draws = _draw_alias(accept, alias, rows, gen)
     freq = torch.zeros(2, 4).index_put_((rows, draws), torch.ones(len(rows)), accumulate=True)
     torch.testing.assert_close(freq / 50_000, probs, atol=0.01, rtol=0)
+
+
+def test_sampling_tables_are_kept_until_the_parameters_change():
+    net = random_net(4)
+    tables = net.sampling_tables()
+    assert net.sampling_tables() is tables  # a fitted model builds them once
+    with torch.no_grad():
+        net.top_logits.add_(torch.arange(K, dtype=torch.float32))  # a training step, in place
+    changed = net.sampling_tables()
+    assert changed is not tables
+    assert not torch.equal(changed["top"], tables["top"])
+    state = {k: v.clone() for k, v in net.state_dict().items()}
+    with torch.no_grad():
+        state["leaf_logits"].mul_(0.5)
+    net.load_state_dict(state)  # load copies in place: the tables follow
+    assert not torch.equal(net.sampling_tables()["leaves"], changed["leaves"])
