@@ -418,10 +418,10 @@ class HierarchicalMixture(nn.Module):
 
     @torch.no_grad()
     def sampling_tables(self):
-        """The tables sampling reads, computed once per ``sample`` call: cumulative leaves
-        ``(V * K, L)`` (and without the missing levels), sub-weights ``(K1, G, K2)``, top
-        weights ``(K1,)``; and alias tables (:func:`_alias_table`) of the leaves and of the
-        sub-weights' rows, for the unconditional draws (``O(1)`` per draw, no search).
+        """The tables sampling reads: cumulative leaves ``(V * K, L)`` (and without the
+        missing levels), sub-weights ``(K1, G, K2)``, top weights ``(K1,)``; and alias
+        tables (:func:`_alias_table`) of the leaves and of the sub-weights' rows, for the
+        unconditional draws (two gathers per draw, no search).
 
         Kept until the parameters or the leaf masks change (in place, by a training step,
         ``load_state_dict`` or EM, or by a move to another device): a fitted model builds
@@ -850,31 +850,37 @@ def _alias_table(probs):
 
     Drawing a column ``j`` uniformly, then keeping it with probability ``accept[r, j]`` and
     taking ``alias[r, j]`` otherwise, draws ``j`` with probability ``probs[r, j] / sum``
-    exactly. Built by Vose's pairing, vectorised over the rows: ``W - 1`` steps, each pairing
-    every row's smallest unfinished cell (scaled mass below one) with its largest (at least
-    one), so the loop runs over the width, never over rows.
+    exactly. Built on each row's sorted masses with two pointers, all rows at once: ``W - 1``
+    steps of ``O(R)`` work. At each step the cell at the right pointer (the largest left,
+    which holds at least the average mass unless it has just given some away) either tops
+    up the cell at the left pointer (the smallest left) or, once it has fallen below the
+    average itself, is topped up by its left neighbour, the largest left then; so every
+    cell that is topped up is by one that can afford it.
     """
     R, W = probs.shape
-    q = probs.to(torch.float64)
+    device = probs.device
+    q, order = torch.sort(probs.to(torch.float64), dim=1)
     q = q / q.sum(1, keepdim=True) * W
-    accept = torch.ones(R, W, dtype=torch.float64, device=probs.device)
-    alias = torch.arange(W, device=probs.device).expand(R, W).clone()
-    done = torch.zeros(R, W, dtype=torch.bool, device=probs.device)
-    rows = torch.arange(R, device=probs.device)
-    for _ in range(W - 1):  # vectorised over rows; W is a width (levels or states)
-        small = q.masked_fill(done, float("inf")).argmin(1)
-        large = q.masked_fill(done, float("-inf")).argmax(1)
-        qs = q[rows, small]
-        live = (small != large) & (qs < 1.0)
-        s, big = small[live], large[live]
-        r = rows[live]
-        accept[r, s] = qs[live]
-        alias[r, s] = big
-        q[r, big] -= 1.0 - qs[live]
-        done[r, s] = True
-        if not bool(live.any()):
-            break
-    return accept.to(torch.float32), alias
+    accept = torch.ones(R, W, dtype=torch.float64, device=device)
+    alias = torch.arange(W, device=device).expand(R, W).clone()  # in sorted positions
+    rows = torch.arange(R, device=device)
+    left = torch.zeros(R, dtype=torch.long, device=device)
+    right = torch.full((R,), W - 1, dtype=torch.long, device=device)
+    for _ in range(W - 1):  # over the width, never over rows
+        q_right = q[rows, right]
+        spent = q_right < 1.0  # the right cell has fallen below the average: it is topped up
+        small = torch.where(spent, right, left)
+        large = torch.where(spent, right - 1, right)
+        q_small = q[rows, small].clamp(max=1.0)
+        accept[rows, small] = q_small
+        alias[rows, small] = large
+        q[rows, large] -= 1.0 - q_small
+        left = torch.where(spent, left, left + 1)
+        right = torch.where(spent, right - 1, right)
+    # back to the columns: sorted position p is column order[r, p]
+    accept_out = torch.empty_like(accept).scatter_(1, order, accept)
+    alias_out = torch.empty_like(alias).scatter_(1, order, order.gather(1, alias))
+    return accept_out.to(torch.float32), alias_out
 
 
 def _draw_alias(accept, alias, rows, generator):

@@ -247,6 +247,7 @@ def test_alias_tables_imply_exactly_the_row_probabilities(rows, width, seed):
     expected = probs.double() / probs.double().sum(1, keepdim=True)
     torch.testing.assert_close(implied, expected, atol=1e-6, rtol=0)
     assert not bool((accept[probs == 0] > 0).any())
+    assert not bool((probs.gather(1, alias) == 0).any())  # nothing is handed to a zero cell
 
 
 def test_alias_draws_follow_the_rows():
