@@ -144,11 +144,15 @@ class MixtureSynthesizer(BaseSynthesizer):
     point_masses : float in (0, 1) or None, default=0.1
         A value held by at least this share of a numerical column's rows (zero capital
         gains) becomes a level of its own. See :class:`~skmixsynth.MixedTypeEncoder`.
-    max_categories : int or None, default=50
-        See :class:`~skmixsynth.MixedTypeEncoder`. Every synthesizer keeps the 49 most
-        frequent levels of a column and groups the others (drawn back by their training
-        frequencies): a column of thousands of levels (a zip code, numbers in an object
-        column) costs at most 50 outputs. ``None`` keeps every level.
+    max_categories : int or None, default=1000
+        See :class:`~skmixsynth.MixedTypeEncoder`: the levels of a column beyond the
+        ``max_categories - 1`` most frequent are grouped (and drawn back by their training
+        frequencies, independently of the other columns). The other synthesizers group
+        beyond 50, where a level costs a one-hot output; here a level costs ``K`` numbers
+        of a leaf and no output, and grouping loses how the grouped levels go with the
+        other columns: on lending_club (762 zip codes) 50 levels gave an XGBoost detection
+        of 0.53 and quality 0.852, every level 0.81 and 0.867 (3 seeds). 1000 bounds what a
+        free-text column can cost (``K x 1000`` numbers). ``None`` keeps every level.
     categorical_columns, numerical_columns : list of str, default=None
         Override the column kinds inferred from dtypes.
     column_encoders : list of (name, encoder, columns), default=None
@@ -234,7 +238,7 @@ class MixtureSynthesizer(BaseSynthesizer):
         batch_size=None,
         numerical_encoding="quantile",
         point_masses=0.1,
-        max_categories=50,
+        max_categories=1000,
         categorical_columns=None,
         numerical_columns=None,
         column_encoders=None,

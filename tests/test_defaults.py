@@ -25,12 +25,27 @@ SYNTHESIZERS = [
 ]
 
 
-@pytest.mark.parametrize("klass", SYNTHESIZERS, ids=lambda k: k.__name__)
-def test_every_synthesizer_groups_beyond_50_levels_by_default(klass):
+@pytest.mark.parametrize("klass", [k for k in SYNTHESIZERS if k is not MixtureSynthesizer],
+                         ids=lambda k: k.__name__)
+def test_every_one_hot_synthesizer_groups_beyond_50_levels_by_default(klass):
     assert klass().max_categories == 50
     doc = inspect.getdoc(klass)
     assert "max_categories : int or None, default=50" in doc
     assert "costs at most 50 outputs" in doc
+
+
+def test_the_mixture_keeps_a_wide_column_whole_and_says_why():
+    # a level costs the mixture a leaf's K numbers, not an output: it groups beyond 1000
+    assert MixtureSynthesizer().max_categories == 1000
+    doc = inspect.getdoc(MixtureSynthesizer)
+    assert "max_categories : int or None, default=1000" in doc
+    assert "lending_club" in doc
+    rng = np.random.default_rng(0)
+    real = make_mixed(600, random_state=0).assign(
+        zip=rng.choice([f"z{i:03d}" for i in range(80)], 600))
+    model = MixtureSynthesizer(random_state=0, min_count=None, epochs=1).fit(real)
+    (span,) = model.encoder_.layout_.column_spans("zip")
+    assert span.dim == real["zip"].nunique() == 80
 
 
 def test_the_encoder_is_exact_by_default_and_says_the_rule():
