@@ -86,15 +86,20 @@ def main(argv=None):
     import torch
 
     torch.set_num_threads(args.threads)
+    from benchmarks._cli import command_line
     from benchmarks._data import prepare
     from benchmarks._environment import code_version, machine_info, package_versions
-    from benchmarks._paths import RESULTS_DIR
+    from benchmarks._paths import RESULTS_DIR, display_path
     from benchmarks._results import jsonable, new_run_id, utc_now, write_run
 
     run_id = new_run_id("conditional")
     doc = {"schema": "skmixsynth-benchmark/1", "kind": "conditional", "run_id": run_id,
-           "command": "python -m benchmarks.conditional " + " ".join(sys.argv[1:]),
-           "started_at": utc_now(), "config": vars(args), "versions": package_versions(),
+           "command": command_line("conditional"),
+           "started_at": utc_now(),
+           # no absolute path of the machine is recorded (as in the other benchmarks)
+           "config": {k: display_path(v) if k in ("out", "data_home") and v else v
+                      for k, v in vars(args).items()},
+           "versions": package_versions(),
            "machine": machine_info(), "code": code_version(), "records": []}
     from pathlib import Path
 
