@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -24,8 +25,23 @@ def utc_now():
 
 
 def new_run_id(kind):
-    """A sortable, file-name-safe id such as ``20261123T141500Z-run``."""
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + f"-{kind}"
+    """A sortable, file-name-safe id such as ``20261123T141500Z-run``, unique on this machine.
+
+    Two runs started in the same second would share their result file and their workers'
+    job folders; each id is claimed with an exclusive create in the system's temporary
+    folder, and a taken second waits for the next.
+    """
+    import tempfile
+    import time
+
+    while True:
+        run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + f"-{kind}"
+        claim = os.path.join(tempfile.gettempdir(), f"skmixsynth-benchmark-{run_id}")
+        try:
+            os.close(os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            return run_id
+        except FileExistsError:
+            time.sleep(0.2)
 
 
 def jsonable(value):

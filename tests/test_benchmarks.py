@@ -314,3 +314,15 @@ def test_untracked_result_files_do_not_make_a_tree_dirty(monkeypatch):
     assert _environment.code_version()["dirty"] is True
     status["value"] = "?? skmixsynth/new_module.py"
     assert _environment.code_version()["dirty"] is True
+
+
+def test_run_ids_started_in_the_same_second_differ():
+    # two runs launched together shared one result file and one job folder before
+    from concurrent.futures import ThreadPoolExecutor
+
+    from benchmarks._results import new_run_id
+
+    with ThreadPoolExecutor(3) as pool:
+        ids = list(pool.map(lambda _: new_run_id("test"), range(3)))
+    assert len(set(ids)) == 3
+    assert all(i.endswith("Z-test") for i in ids)
