@@ -64,6 +64,11 @@ class GTCoderSynthesizer(BaseSynthesizer):
         Dimension of ``z``.
     decoder_dims : tuple of int, default=(256, 256)
         Hidden widths of the decoder (ReLU).
+    decoder_modes : int, default=1
+        Gaussians per numerical column in the decoder's likelihood (probit space). ``1`` is
+        the paper's single Gaussian (eq. 12); more makes it a mixture density per column
+        (a mixture-density network head), for columns whose values given ``z`` can fall in
+        several places (the rotated grid of Table 2). See ``docs/gtcoder.md``.
     kl_weight : float, default=1.0
         The weight ``lambda_1`` of the KL term in eq. 13 (the paper's).
     cl_weight : float, default=0.5
@@ -232,6 +237,7 @@ class GTCoderSynthesizer(BaseSynthesizer):
         "n_heads": [Interval(numbers.Integral, 1, None, closed="left")],
         "latent_dim": [Interval(numbers.Integral, 1, None, closed="left")],
         "decoder_dims": [tuple, list],
+        "decoder_modes": [Interval(numbers.Integral, 1, None, closed="left")],
         "kl_weight": [Interval(numbers.Real, 0, None, closed="left")],
         "cl_weight": [Interval(numbers.Real, 0, None, closed="left")],
         "re_weight": [Interval(numbers.Real, 0, None, closed="neither")],
@@ -270,6 +276,7 @@ class GTCoderSynthesizer(BaseSynthesizer):
         n_heads=2,
         latent_dim=16,
         decoder_dims=(256, 256),
+        decoder_modes=1,
         kl_weight=1.0,
         cl_weight=0.5,
         re_weight=10.0,
@@ -303,6 +310,7 @@ class GTCoderSynthesizer(BaseSynthesizer):
         self.n_heads = n_heads
         self.latent_dim = latent_dim
         self.decoder_dims = decoder_dims
+        self.decoder_modes = decoder_modes
         self.kl_weight = kl_weight
         self.cl_weight = cl_weight
         self.re_weight = re_weight
@@ -370,6 +378,7 @@ class GTCoderSynthesizer(BaseSynthesizer):
             mlp_dims=tuple(int(d) for d in self.mlp_dims),
             prior=self.prior,
             n_components=int(self.n_components),
+            decoder_modes=int(self.decoder_modes),
         )
         return {"gtcoder": net}
 

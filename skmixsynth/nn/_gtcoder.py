@@ -417,6 +417,13 @@ class GTCoderDecoder(nn.Module):
     numerical_state : tuple of int, default=None
         For each numerical column the index of its state span among the discrete spans (its
         level 0 is "present"), or -1 when it has none. ``None``: no state spans.
+    n_modes : int, default=1
+        Gaussians per numerical column (probit space). ``1`` is the Gaussian above; more
+        makes the numerical likelihood a mixture density (a mixture-density network head:
+        per row and column ``C`` weights, locations and scales), ``log p(y | z) =
+        logsumexp_c(log w_c + log N(y; loc_c, scale_c))``, sampled by drawing a mode, then
+        the Gaussian. The locations' biases start spread over ``[-1.5, 1.5]`` so that the
+        modes start apart.
 
     Examples
     --------
@@ -438,16 +445,24 @@ class GTCoderDecoder(nn.Module):
     #: least scale of a numerical column's Gaussian (probit space)
     SCALE_MIN = 0.01
 
-    def __init__(self, latent_dim, hidden_dims, n_numerical, cardinalities, numerical_state=None):
+    def __init__(self, latent_dim, hidden_dims, n_numerical, cardinalities, numerical_state=None,
+                 n_modes=1):
         super().__init__()
         cards = _check_cardinalities(cardinalities)
         self.n_numerical = int(n_numerical)
+        self.n_modes = int(n_modes)
+        if self.n_modes < 1:
+            raise ValueError(f"n_modes must be a positive integer; got {n_modes!r}.")
         layers, width = [], int(latent_dim)
         for h in hidden_dims:
             layers += [nn.Linear(width, int(h)), nn.ReLU()]
             width = int(h)
         self.body = nn.Sequential(*layers)
-        self.head = nn.Linear(width, 2 * self.n_numerical + sum(cards))
+        m, c = self.n_numerical, self.n_modes
+        self.head = nn.Linear(width, (2 if c == 1 else 3 * c) * m + sum(cards))
+        if c > 1 and m:
+            with torch.no_grad():  # the modes start apart: locations spread over [-1.5, 1.5]
+                self.head.bias[:m * c].copy_(torch.linspace(-1.5, 1.5, c).repeat(m))
         index, bias, _ = _padded_index(cards)
         self.register_buffer("pad_index", index, persistent=False)
         self.register_buffer("pad_bias", bias, persistent=False)
@@ -474,12 +489,18 @@ class GTCoderDecoder(nn.Module):
         return self.pad_bias.shape[0]
 
     def forward(self, z):
-        """``(loc, scale, logits)``: ``(B, n_numerical)`` twice (probit space) and the flat
-        ``(B, n_levels)`` discrete logits."""
+        """``(loc, scale, logits, mode_logits)``: the numerical columns' locations and scales
+        (probit space; ``(B, n_numerical)``, or ``(B, n_numerical, n_modes)`` when
+        ``n_modes > 1``), the flat ``(B, n_levels)`` discrete logits, and the modes'
+        unnormalised log-weights ``(B, n_numerical, n_modes)`` (``None`` for one mode)."""
         out = self.head(self.body(z))
-        m = self.n_numerical
-        scale = F.softplus(out[:, m:2 * m]) + self.SCALE_MIN
-        return out[:, :m], scale, out[:, 2 * m:]
+        m, c = self.n_numerical, self.n_modes
+        if c == 1:
+            scale = F.softplus(out[:, m:2 * m]) + self.SCALE_MIN
+            return out[:, :m], scale, out[:, 2 * m:], None
+        loc = out[:, :m * c].view(-1, m, c)
+        scale = F.softplus(out[:, m * c:2 * m * c]).view(-1, m, c) + self.SCALE_MIN
+        return loc, scale, out[:, 3 * m * c:], out[:, 2 * m * c:3 * m * c].view(-1, m, c)
 
     def present(self, codes):
         """``(B, n_numerical)`` bool: where the numerical value is a real value."""
@@ -494,12 +515,17 @@ class GTCoderDecoder(nn.Module):
         The numerical part is the log-density of the (0, 1)-scaled values where present
         (see the class docstring), the discrete part the sum of the spans' log-probabilities.
         """
-        loc, scale, logits = self(z)
+        loc, scale, logits, mode_logits = self(z)
         if self.n_numerical:
             y = torch.special.ndtri(numerical.clamp(self.EPS, 1.0 - self.EPS))
-            u = (y - loc) / scale
-            # log N(y; loc, scale) - log phi(y): the 0.5 log(2 pi) terms cancel
-            ll = 0.5 * (y.square() - u.square()) - torch.log(scale)
+            if mode_logits is None:
+                u = (y - loc) / scale
+                # log N(y; loc, scale) - log phi(y): the 0.5 log(2 pi) terms cancel
+                ll = 0.5 * (y.square() - u.square()) - torch.log(scale)
+            else:
+                u = (y.unsqueeze(-1) - loc) / scale
+                ll = torch.logsumexp(torch.log_softmax(mode_logits, dim=-1) - 0.5 * u.square()
+                                     - torch.log(scale), dim=-1) + 0.5 * y.square()
             num_ll = torch.where(self.present(codes), ll, 0.0).sum(dim=1)
         else:
             num_ll = z.new_zeros(z.shape[0])
@@ -537,8 +563,15 @@ class GTCoderDecoder(nn.Module):
         return self.sample_from(self(z), generator)
 
     def sample_from(self, outputs, generator):
-        """:meth:`sample` given the outputs ``(loc, scale, logits)`` of :meth:`forward`."""
-        loc, scale, logits = outputs
+        """:meth:`sample` given the outputs ``(loc, scale, logits, mode_logits)`` of
+        :meth:`forward`."""
+        loc, scale, logits, mode_logits = outputs
+        if mode_logits is not None:  # a mode per row and column, by its inverse CDF
+            cdf = torch.softmax(mode_logits, dim=-1).cumsum(-1)
+            u = torch.rand(cdf.shape[:2], generator=generator, device=cdf.device,
+                           dtype=cdf.dtype)
+            mode = (u.unsqueeze(-1) > cdf).sum(-1, keepdim=True).clamp_max(self.n_modes - 1)
+            loc, scale = loc.gather(2, mode).squeeze(2), scale.gather(2, mode).squeeze(2)
         eps = torch.randn(loc.shape, generator=generator, device=loc.device, dtype=loc.dtype)
         numerical = torch.special.ndtr(loc + scale * eps)
         if self.draw is None:
@@ -764,6 +797,9 @@ class GTCoder(nn.Module):
     prior : {"mixture", "standard_normal"}, default="mixture"
     n_components : int, default=20
         Components of the latent mixture.
+    decoder_modes : int, default=1
+        Gaussians per numerical column in the decoder (``n_modes`` of
+        :class:`GTCoderDecoder`).
 
     Examples
     --------
@@ -782,7 +818,8 @@ class GTCoder(nn.Module):
 
     def __init__(self, n_numerical, cardinalities, *, numerical_state=None, d_token=32,
                  n_layers=2, n_heads=4, latent_dim=16, decoder_dims=(256, 256),
-                 fusion="transformer", mlp_dims=(256,), prior="mixture", n_components=20):
+                 fusion="transformer", mlp_dims=(256,), prior="mixture", n_components=20,
+                 decoder_modes=1):
         super().__init__()
         if prior not in ("mixture", "standard_normal"):
             raise ValueError(f"prior must be 'mixture' or 'standard_normal'; got {prior!r}.")
@@ -796,7 +833,7 @@ class GTCoder(nn.Module):
         # The level embeddings exist with any prior (they are the contrastive candidates).
         self.prior = MixturePrior(cards, d_token, latent_dim) if cards else None
         self.decoder = GTCoderDecoder(latent_dim, decoder_dims, n_numerical, cards,
-                                      numerical_state)
+                                      numerical_state, n_modes=decoder_modes)
         self.latent = LatentGaussianMixture(latent_dim, n_components)
         # Training frequency of every level (the start of prior sampling), set by the model.
         self.register_buffer("level_counts", torch.ones(max(sum(cards), 1)))
@@ -928,7 +965,7 @@ class GTCoder(nn.Module):
         eps = torch.randn(k, draws, d, 1, generator=generator, device=means.device,
                           dtype=means.dtype)
         z = means.view(k, 1, d) + (self.latent.scale_tril.unsqueeze(1) @ eps).squeeze(-1)
-        _, _, logits = self.decoder(z.reshape(k * draws, d))
+        logits = self.decoder(z.reshape(k * draws, d))[2]
         padded = logits.index_select(1, self.decoder.pad_index).view(
             k * draws, *self.decoder.pad_bias.shape)
         logp = torch.log_softmax(padded + self.decoder.pad_bias, dim=-1)
@@ -1008,7 +1045,8 @@ class GTCoder(nn.Module):
             if k > 1:
                 pick = torch.multinomial(torch.softmax(log_w, dim=1), 1, generator=generator)
                 index = torch.arange(block.shape[0], device=block.device) * k + pick.squeeze(1)
-                outputs = tuple(o.index_select(0, index) for o in outputs)
+                outputs = tuple(None if o is None else o.index_select(0, index)
+                                for o in outputs)
             num, drawn = self.decoder.sample_from(outputs, generator)
             numerical.append(num)
             out.append(torch.where(block >= 0, block, drawn))

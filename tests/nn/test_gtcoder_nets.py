@@ -191,7 +191,7 @@ def test_decoder_log_prob_matches_a_loop_and_masks_absent_values():
     codes = torch.tensor([[0, 0], [1, 1], [2, 0], [0, 1], [1, 0], [2, 1]])
     with torch.no_grad():
         num_ll, disc_ll = dec.log_prob(z, x, codes)
-        loc, scale, logits = dec(z)
+        loc, scale, logits, _ = dec(z)
     std = Normal(0.0, 1.0)
     for i in range(6):
         expected = 0.0
@@ -224,12 +224,52 @@ def test_decoder_samples_follow_its_distributions():
     z = torch.randn(1, 2, generator=gen()).expand(20_000, 2)
     num, codes = dec.sample(z, gen(1))
     assert bool(((num > 0) & (num < 1)).all())
-    loc, scale, logits = dec(z[:1])
+    loc, scale, logits, _ = dec(z[:1])
     y = Normal(0.0, 1.0).icdf(num.squeeze(1).double())
     assert abs(float(y.mean()) - float(loc)) < 0.05 * float(scale) + 0.01
     assert abs(float(y.std()) / float(scale) - 1) < 0.05
     freq = torch.bincount(codes.squeeze(1), minlength=3).double() / 20_000
     torch.testing.assert_close(freq, torch.softmax(logits[0].double(), 0), atol=0.015, rtol=0)
+
+
+@torch.no_grad()
+def test_mixture_density_decoder_matches_a_loop_integrates_and_samples_its_modes():
+    dec = build(lambda: GTCoderDecoder(2, (8,), n_numerical=2, cardinalities=(2,),
+                                       numerical_state=(0, -1), n_modes=3))
+    z = torch.randn(4, 2, generator=gen())
+    x = torch.rand(4, 2, generator=gen(1))
+    codes = torch.tensor([[0], [1], [0], [1]])
+    num_ll, _ = dec.log_prob(z, x, codes)
+    loc, scale, _, mode_logits = dec(z)
+    assert loc.shape == scale.shape == mode_logits.shape == (4, 2, 3)
+    std = Normal(0.0, 1.0)
+    for i in range(4):
+        expected = 0.0
+        for j in range(2):
+            if j == 0 and int(codes[i, 0]) != 0:
+                continue
+            y = std.icdf(x[i, j].clamp(dec.EPS, 1 - dec.EPS))
+            w = torch.softmax(mode_logits[i, j], 0)
+            density = sum(float(w[c]) * float(Normal(loc[i, j, c], scale[i, j, c])
+                                              .log_prob(y).exp()) for c in range(3))
+            expected += math.log(density) - float(std.log_prob(y))
+        assert math.isclose(float(num_ll[i]), expected, rel_tol=1e-4, abs_tol=1e-4)
+    # a proper density on (0, 1)
+    grid = torch.linspace(1e-4, 1 - 1e-4, 200_001)
+    one = build(lambda: GTCoderDecoder(2, (8,), n_numerical=1, cardinalities=(), n_modes=3))
+    ll, _ = one.log_prob(z[:1].expand(grid.shape[0], 2), grid[:, None],
+                         torch.zeros(grid.shape[0], 0, dtype=torch.long))
+    assert 0.99 < float(torch.trapezoid(ll.double().exp(), grid.double())) <= 1.0 + 1e-4
+    # samples: their probit values follow the mixture (mean and second moment)
+    zz = z[:1].expand(40_000, 2)
+    num, _ = one.sample(zz, gen(2))
+    loc, scale, _, mode_logits = one(z[:1])
+    w = torch.softmax(mode_logits[0, 0].double(), 0)
+    mean = float((w * loc[0, 0]).sum())
+    second = float((w * (scale[0, 0].double() ** 2 + loc[0, 0].double() ** 2)).sum())
+    y = std.icdf(num.squeeze(1).double())
+    assert abs(float(y.mean()) - mean) < 0.03
+    assert abs(float(y.square().mean()) - second) < 0.05 * second + 0.02
 
 
 def test_decoder_rejects_a_bad_state_map():
