@@ -70,6 +70,10 @@ class HierarchicalMixture(nn.Module):
     weight_floor : float in [0, 1), default=0.0
         Every set of component weights is ``(1 - weight_floor) * softmax(logits) +
         weight_floor / size``: no component's weight falls below ``weight_floor / size``.
+    numerical_leaves : {"bins", "gaussian"}, default="bins"
+        ``"gaussian"``: every numerical scalar ``u`` in (0, 1) has, per sub-component, a
+        Gaussian leaf on its probit scale ``y = Phi^{-1}(u)``: the density of ``u`` is
+        ``N(y; loc, scale) / phi(y)``; ``scale >= 0.01``. Its bins are then not used.
 
     Attributes
     ----------
@@ -100,9 +104,15 @@ class HierarchicalMixture(nn.Module):
     (torch.Size([3, 1]), torch.Size([3, 1]))
     """
 
+    #: least scale of a Gaussian leaf (probit scale)
+    SCALE_MIN = 0.01
+
     def __init__(self, layout, *, n_components, n_subcomponents, n_groups, n_bins,
-                 missing_levels=None, weight_floor=0.0):
+                 missing_levels=None, weight_floor=0.0, numerical_leaves="bins"):
         super().__init__()
+        if numerical_leaves not in ("bins", "gaussian"):
+            raise ValueError(f"numerical_leaves must be 'bins' or 'gaussian'; got "
+                             f"{numerical_leaves!r}.")
         self.n_numerical = layout.n_numerical
         cards = list(layout.cardinalities)
         self.n_discrete = len(cards)
@@ -154,6 +164,13 @@ class HierarchicalMixture(nn.Module):
         self.leaf_logits = nn.Parameter(0.5 * torch.randn(V, L, K))
         self.sub_logits = nn.Parameter(torch.zeros(self.k1, G, self.k2))
         self.top_logits = nn.Parameter(torch.zeros(self.k1))
+        # Gaussian leaves of the numerical scalars (probit scale): a location and a raw scale
+        # per scalar and sub-component; their bin leaves are then unused (kept free)
+        self.gaussian = numerical_leaves == "gaussian" and self.n_numerical > 0
+        if self.gaussian:
+            self.num_loc = nn.Parameter(torch.zeros(self.n_numerical, K))
+            self.num_scale = nn.Parameter(torch.full((self.n_numerical, K),
+                                                     _softplus_inverse(0.3 - self.SCALE_MIN)))
         # set when early stopping picked an epoch (documentation of the fit; 0 = none)
         self.register_buffer("best_epoch", torch.zeros((), dtype=torch.long))
         # Discrete-valued scalars (``set_points``): the values a column takes on its scale,
@@ -177,6 +194,21 @@ class HierarchicalMixture(nn.Module):
         masked = self.leaf_logits.masked_fill(~self.mask[:, :, None], float("-inf"))
         return torch.log_softmax(masked, dim=1)
 
+    def numerical_scale(self):
+        """The Gaussian leaves' scales ``(M, K)`` (probit scale), at least ``SCALE_MIN``."""
+        return self.SCALE_MIN + nn.functional.softplus(self.num_scale)
+
+    def _gaussian_terms(self, idx, numerical):
+        """``(n, M, K)``: each observed scalar's Gaussian log-density on its probit scale
+        (zero where it is free or its column is not ``present``), or ``None``."""
+        if not self.gaussian or numerical is None:
+            return None
+        y = _probit(numerical)
+        z = (y[:, :, None] - self.num_loc[None]) / self.numerical_scale()[None]
+        terms = -0.5 * z.square() - torch.log(self.numerical_scale())[None] - _HALF_LOG_2PI
+        observed = idx[:, :self.n_numerical] < self.n_levels
+        return torch.where(observed[:, :, None], terms, 0.0)
+
     def log_weights(self):
         """Log weights of the sub-components ``(K1, G, K2)`` and top components ``(K1,)``."""
         return _floored(self.sub_logits, self.weight_floor), _floored(self.top_logits,
@@ -195,7 +227,8 @@ class HierarchicalMixture(nn.Module):
 
         Each sub-component's leaves are the variable's marginal, moved towards one row drawn
         from the batch (weight ``1 / (1 + smoothing)`` on the row), so components start
-        apart and on the data.
+        apart and on the data; Gaussian leaves start at half the row's probit value, with
+        scale 0.3.
         """
         idx = self.evidence(numerical, codes)
         n, V, L, K = idx.shape[0], self.n_variables, self.n_levels, self.k1 * self.k2
@@ -211,6 +244,9 @@ class HierarchicalMixture(nn.Module):
         probs = torch.where(observed, (rows + smoothing * marginal[:, :, None]) / (1 + smoothing),
                             marginal[:, :, None].expand_as(rows))
         self.leaf_logits.copy_(torch.log(probs.clamp_min(1e-12)))
+        if self.gaussian:  # the same rows, half-way to the scale's centre, scale 0.3
+            self.num_loc.copy_(0.5 * _probit(numerical[pick]).T)
+            self.num_scale.fill_(_softplus_inverse(0.3 - self.SCALE_MIN))
 
     @torch.no_grad()
     def set_points(self, numerical, codes, *, min_count=1):
@@ -335,22 +371,30 @@ class HierarchicalMixture(nn.Module):
         table = torch.cat([log_leaves, log_leaves.new_zeros(V, 1, K), not_missing[:, None]], 1)
         return table.reshape(V * (L + 2), K)
 
-    def _group_terms(self, idx, log_leaves, log_sub):
+    def _group_terms(self, idx, log_leaves, log_sub, numerical=None):
         """Per-(row, top, group, sub) log-likelihoods, including the sub-component weights:
-        each group's leaves summed by one ``embedding_bag`` over the leaf table."""
+        each group's leaves summed by one ``embedding_bag`` over the leaf table (and, with
+        Gaussian leaves, the scalars' densities added to their groups by one ``index_add``;
+        ``numerical`` is then needed where a scalar is observed)."""
         n, V = idx.shape
-        L, G = self.n_levels, self.n_groups
+        L, G, M = self.n_levels, self.n_groups, self.n_numerical
+        gauss = self._gaussian_terms(idx, numerical)
+        if self.gaussian:  # the scalars' bin leaves are not used: free in the table
+            idx = torch.cat([torch.full_like(idx[:, :M], L), idx[:, M:]], 1)
         table = self.leaf_table(log_leaves)
         flat = (idx + torch.arange(V, device=idx.device) * (L + 2))[:, self.order]
         starts = torch.cumsum(self.group_sizes, 0) - self.group_sizes
         offsets = (torch.arange(n, device=idx.device)[:, None] * V + starts[None]).reshape(-1)
         groups = nn.functional.embedding_bag(flat.reshape(-1), table, offsets, mode="sum")
+        groups = groups.view(n, G, self.k1 * self.k2)
+        if gauss is not None:
+            groups = groups.index_add(1, self.group_of[:M], gauss)
         return groups.view(n, G, self.k1, self.k2).permute(0, 2, 1, 3) + log_sub
 
-    def _log_prob_idx(self, idx, log_leaves, log_sub, log_top):
+    def _log_prob_idx(self, idx, log_leaves, log_sub, log_top, numerical=None):
         if idx.shape[1] == 0:
             return idx.new_zeros(idx.shape[0], dtype=torch.float32)
-        groups = self._group_terms(idx, log_leaves, log_sub)
+        groups = self._group_terms(idx, log_leaves, log_sub, numerical)
         per_top = torch.logsumexp(groups, -1).sum(-1) + log_top
         return torch.logsumexp(per_top, -1)
 
@@ -360,6 +404,9 @@ class HierarchicalMixture(nn.Module):
         if not self.n_numerical:
             return idx.new_zeros(idx.shape[0], dtype=torch.float32)
         observed = idx[:, : self.n_numerical] < self.n_levels
+        if self.gaussian:  # the probit map's Jacobian: -log phi(y)
+            y = _probit(numerical)
+            return torch.where(observed, 0.5 * y.square() + _HALF_LOG_2PI, 0.0).sum(-1)
         offset = torch.full(observed.shape, math.log(self.n_bins), device=idx.device)
         discrete = self.n_points > 0
         if discrete.any():
@@ -377,7 +424,7 @@ class HierarchicalMixture(nn.Module):
         """
         idx = self.evidence(numerical, codes)
         log_sub, log_top = self.log_weights()
-        ll = self._log_prob_idx(idx, self.log_leaves(), log_sub, log_top)
+        ll = self._log_prob_idx(idx, self.log_leaves(), log_sub, log_top, numerical)
         return ll + self._log_density_offset(idx, numerical)
 
     # ------------------------------------------------------------ EM
@@ -396,7 +443,8 @@ class HierarchicalMixture(nn.Module):
         log_sub = log_sub.detach().requires_grad_(True)
         log_top = log_top.detach().requires_grad_(True)
         with torch.enable_grad():
-            ll = self._log_prob_idx(idx, log_leaves, log_sub, log_top).sum()
+            ll = self._log_prob_idx(idx, log_leaves, log_sub, log_top,
+                                    numerical.detach() if self.gaussian else None).sum()
             grads = torch.autograd.grad(ll, (log_leaves, log_sub, log_top))
         leaves = torch.nan_to_num(grads[0], nan=0.0).masked_fill(~self.mask[:, :, None], 0.0)
         offset = self._log_density_offset(idx, numerical).sum()
@@ -404,13 +452,14 @@ class HierarchicalMixture(nn.Module):
 
     # ------------------------------------------------------------ sampling
     @torch.no_grad()
-    def posterior(self, idx):
-        """Exact posterior of a row's components given its evidence.
+    def posterior(self, idx, numerical=None):
+        """Exact posterior of a row's components given its evidence (``numerical``: the
+        observed values of Gaussian leaves).
 
         Returns ``log p(k | e)`` ``(n, K1)`` and ``log p(j | k, g, e)`` ``(n, K1, G, K2)``.
         """
         log_sub, log_top = self.log_weights()
-        groups = self._group_terms(idx, self.log_leaves(), log_sub)
+        groups = self._group_terms(idx, self.log_leaves(), log_sub, numerical)
         per_group = torch.logsumexp(groups, -1)
         post_sub = groups - per_group[..., None]
         post_top = torch.log_softmax(per_group.sum(-1) + log_top, -1)
@@ -478,7 +527,7 @@ class HierarchicalMixture(nn.Module):
             top = _draw(tables["top"], generator, n=n)
             sub_cdf = tables["sub"][top]  # (n, G, K2)
         else:
-            post_top, post_sub = self.posterior(idx)
+            post_top, post_sub = self.posterior(idx, numerical)
             top = _draw(_cdf(post_top.exp()), generator)
             sub_cdf = _cdf(post_sub.exp()[torch.arange(n, device=device), top])
         sub = _draw(sub_cdf, generator)  # (n, G)
@@ -520,6 +569,12 @@ class HierarchicalMixture(nn.Module):
             if discrete.any():
                 out_num = torch.where(discrete[None, :],
                                       self._draw_points(level[:, :M], jitter), out_num)
+            if self.gaussian:  # the scalar from its component's Gaussian, on its probit scale
+                comp = component[:, :M].T
+                loc = self.num_loc.gather(1, comp).T
+                scale = self.numerical_scale().gather(1, comp).T
+                eps = torch.randn(loc.shape, generator=generator, device=device)
+                out_num = torch.special.ndtr(loc + scale * eps).clamp(_EPS, 1.0 - _EPS)
             if not free:
                 given = ~torch.isnan(numerical)
                 out_num = torch.where(given, numerical.to(torch.float32), out_num)
@@ -547,10 +602,32 @@ class HierarchicalMixture(nn.Module):
         a numerical scalar's is over its bins given that its column is ``present``. The rows
         of observed variables are their own leaf posteriors (not used by imputation).
         """
+        weight, idx = self._conditional_weights(numerical, codes)
+        out = torch.einsum("nvk,vlk->nvl", weight, self.log_leaves().exp())
+        restrict = (idx == self.n_levels + 1)[..., None] & self.missing[None]
+        out = out.masked_fill(restrict, 0.0)
+        return out / out.sum(-1, keepdim=True).clamp_min(1e-30)
+
+    def conditional_numerical_modes(self, numerical, codes):
+        """With Gaussian leaves: each scalar's conditional mode given the evidence, on its
+        (0, 1) scale, ``(n, M)``. The conditional of a scalar is a mixture of its Gaussian
+        leaves; its density is evaluated at every leaf's location and the best taken."""
+        weight, _ = self._conditional_weights(numerical, codes)
+        M = self.n_numerical
+        loc, scale = self.num_loc, self.numerical_scale()  # (M, K)
+        z = (loc[:, :, None] - loc[:, None, :]) / scale[:, None, :]  # (M, at, of)
+        dens = torch.exp(-0.5 * z.square()) / scale[:, None, :]
+        score = torch.einsum("nmk,mck->nmc", weight[:, :M], dens)
+        best = score.argmax(-1)  # (n, M)
+        return torch.special.ndtr(loc.gather(1, best.T).T).clamp(_EPS, 1.0 - _EPS)
+
+    def _conditional_weights(self, numerical, codes):
+        """``p(component of v = k | e without v's own evidence)`` ``(n, V, K)``, and the
+        evidence."""
         idx = self.evidence(numerical, codes)
         n, V, L = idx.shape[0], self.n_variables, self.n_levels
         K = self.k1 * self.k2
-        log_w = self._variable_posteriors(idx)  # p(component of v = k | e): (n, V, K)
+        log_w = self._variable_posteriors(idx, numerical)  # p(component = k | e): (n, V, K)
         # take each variable's own evidence out: p(c | e) / p_c(e_v)
         log_leaves = self.log_leaves()
         table = self.leaf_table(log_leaves)
@@ -565,17 +642,16 @@ class HierarchicalMixture(nn.Module):
             factor = torch.where((self.state_of >= 0)[None, :, None], factor,
                                  torch.zeros_like(factor))
             log_w = torch.cat([log_w[:, :M] + factor, log_w[:, M:]], 1)
-        weight = torch.softmax(log_w, -1)
-        out = torch.einsum("nvk,vlk->nvl", weight, log_leaves.exp())
-        restrict = (idx == L + 1)[..., None] & self.missing[None]
-        out = out.masked_fill(restrict, 0.0)
-        return out / out.sum(-1, keepdim=True).clamp_min(1e-30)
+        if self.gaussian and M:
+            gauss = self._gaussian_terms(idx, numerical)
+            log_w = torch.cat([log_w[:, :M] - gauss + own[:, :M], log_w[:, M:]], 1)
+        return torch.softmax(log_w, -1), idx
 
 
-    def _variable_posteriors(self, idx):
+    def _variable_posteriors(self, idx, numerical=None):
         """``log p(k, j | e)`` for the group of each variable: ``(n, V, K1 * K2)``."""
         n, V = idx.shape
-        post_top, post_sub = self.posterior(idx)
+        post_top, post_sub = self.posterior(idx, numerical)
         per_var = post_sub[:, :, self.group_of]  # (n, K1, V, K2)
         return (post_top[:, :, None, None] + per_var).permute(0, 2, 1, 3).reshape(
             n, V, self.k1 * self.k2)
@@ -618,13 +694,15 @@ class TreeMixture(HierarchicalMixture):
     torch.Size([2])
     """
 
-    def __init__(self, layout, *, n_states, n_bins, missing_levels=None, weight_floor=0.0):
+    def __init__(self, layout, *, n_states, n_bins, missing_levels=None, weight_floor=0.0,
+                 numerical_leaves="bins"):
         names = [s.column for s in layout.numerical_spans] + [s.column
                                                                for s in layout.discrete_spans]
         n_columns = len(dict.fromkeys(names))
         super().__init__(layout, n_components=n_states, n_subcomponents=1,
                          n_groups=max(1, n_columns), n_bins=n_bins,
-                         missing_levels=missing_levels, weight_floor=weight_floor)
+                         missing_levels=missing_levels, weight_floor=weight_floor,
+                         numerical_leaves=numerical_leaves)
         G, K = self.n_groups, self.k1
         # start from the latent-class model: every child tends to copy its parent's state
         # (the leaves of state k are seeded from the same row in every column)
@@ -697,10 +775,10 @@ class TreeMixture(HierarchicalMixture):
         return out
 
     # ------------------------------------------------------------ likelihood
-    def _node_terms(self, idx, log_leaves):
+    def _node_terms(self, idx, log_leaves, numerical=None):
         """Each column's leaves summed per latent state: ``(n, G, K)``."""
         zero = log_leaves.new_zeros(self.k1, self.n_groups, 1)
-        return self._group_terms(idx, log_leaves, zero)[..., 0].transpose(1, 2)
+        return self._group_terms(idx, log_leaves, zero, numerical)[..., 0].transpose(1, 2)
 
     def _upward(self, terms, log_trans):
         """Upward messages: each depth's beliefs ``terms + messages of the children``
@@ -732,14 +810,14 @@ class TreeMixture(HierarchicalMixture):
             incoming = terms.new_zeros(n, sizes[d - 1], K).index_add(1, up, msg)
         return levels, beliefs
 
-    def _log_prob_idx(self, idx, log_leaves, log_sub, log_top):
+    def _log_prob_idx(self, idx, log_leaves, log_sub, log_top, numerical=None):
         if idx.shape[1] == 0:
             return idx.new_zeros(idx.shape[0], dtype=torch.float32)
-        terms = self._node_terms(idx, log_leaves)
+        terms = self._node_terms(idx, log_leaves, numerical)
         _, beliefs = self._upward(terms, log_sub)
         return torch.logsumexp(beliefs[0] + log_top, -1).sum(-1)
 
-    def _variable_posteriors(self, idx):
+    def _variable_posteriors(self, idx, numerical=None):
         """``log p(z_g(v) = k | e)`` ``(n, V, K)``: the gradient of the log-likelihood
         with respect to the node terms is the posterior of each node's state."""
         # autograd also under ``torch.inference_mode`` (score_samples, impute): the inputs
@@ -747,7 +825,7 @@ class TreeMixture(HierarchicalMixture):
         with torch.inference_mode(False), torch.enable_grad():
             idx = idx.clone()
             log_sub, log_top = (w.detach() for w in self.log_weights())
-            terms = self._node_terms(idx, self.log_leaves().detach())
+            terms = self._node_terms(idx, self.log_leaves().detach(), numerical)
             terms = terms.detach().requires_grad_(True)
             _, beliefs = self._upward(terms, log_sub)
             ll = torch.logsumexp(beliefs[0] + log_top, -1).sum()
@@ -774,7 +852,7 @@ class TreeMixture(HierarchicalMixture):
                 rows = nodes[None, :] * K + state[:, self.parent[nodes]]  # (n, S)
                 state[:, nodes] = _draw_alias(*tables["sub_alias"], rows, generator)
         else:
-            terms = self._node_terms(idx, self.log_leaves())
+            terms = self._node_terms(idx, self.log_leaves(), numerical)
             levels, beliefs = self._upward(terms, log_sub)
             levels = [nodes for nodes, _ in levels]
             state[:, levels[0]] = _draw(_cdf(torch.softmax(beliefs[0] + log_top, -1)),
@@ -911,3 +989,19 @@ def _draw(cdf, generator, n=None):
     u = torch.rand((*cdf.shape[:-1], 1), generator=generator, device=cdf.device)
     index = torch.searchsorted(cdf, u * cdf[..., -1:], right=True)[..., 0]
     return index.clamp_(max=cdf.shape[-1] - 1)
+
+
+#: numerical values are clipped to [_EPS, 1 - _EPS] before the probit map
+_EPS = 1e-6
+_HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+
+
+def _probit(numerical):
+    """``Phi^{-1}(u)`` of the (0, 1) values (NaN, a free value, as 0.5), clipped first."""
+    u = torch.nan_to_num(numerical.to(torch.float32), nan=0.5)
+    return torch.special.ndtri(u.clamp(_EPS, 1.0 - _EPS))
+
+
+def _softplus_inverse(x):
+    """``softplus^{-1}(x)`` of a positive float."""
+    return math.log(math.expm1(x))
