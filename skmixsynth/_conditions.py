@@ -11,6 +11,13 @@ group), and each group may draw at most ``max(model._condition_draws_per_row * r
 model._condition_min_draws)`` candidates; past that budget the call raises a ValueError naming
 the condition and the acceptance rate reached, never returns fewer rows. Finally the
 conditioned columns of the decoded rows are set to exactly the given values.
+
+A numerical column may also be conditioned on a range: a ``pandas.Interval`` (``{"age":
+pd.Interval(30, 40)}``). Its bounds are clipped to the training range and mapped to the
+encoder's (0, 1) scale; the column's state is fixed to ``present``. A model whose
+``_generate_in_ranges`` is native draws within them; the fallback accepts candidates whose
+value lies between them. The decoded values are then clipped to the range, so that rounding
+in the decoder (an integer column) cannot step out of it.
 """
 
 from __future__ import annotations
@@ -28,22 +35,99 @@ __all__ = ["sample_conditional"]
 def sample_conditional(model, n_samples, conditions, rng):
     """Rows of ``model`` that honour ``conditions`` (see ``BaseSynthesizer.sample``)."""
     frame, n_samples = _condition_frame(conditions, n_samples)
-    fixed_num, fixed_codes = model.encoder_.encode_partial(frame)
+    ranges = _ranges(model.encoder_, frame)
+    fixed_num, fixed_codes = model.encoder_.encode_partial(frame.drop(columns=list(ranges)))
     if frame.shape[1] == 0 or n_samples == 0:
         return generate_frame(model, n_samples, rng)
+    lay = model.encoder_.layout_
+    bounds = np.full((2, *fixed_num.shape), np.nan)
+    for column, (_, _, lo_u, hi_u) in ranges.items():
+        bounds[0][:, lay.numerical_position(column)] = lo_u
+        bounds[1][:, lay.numerical_position(column)] = hi_u
+        state = lay.discrete_position(column)
+        if state is not None:
+            fixed_codes[:, state] = 0  # a value on the scale: "present"
     torch_seed, decode_seed = (int(s) for s in rng.randint(MAX_SEED, size=2))
     generator = seeded_generator(torch_seed, model.device_)
     if len(frame) == 1 and n_samples != 1:  # a dict: one condition for every row
         frame = frame.loc[np.zeros(n_samples, dtype=np.intp)].reset_index(drop=True)
         fixed_num = np.repeat(fixed_num, n_samples, axis=0)
         fixed_codes = np.repeat(fixed_codes, n_samples, axis=0)
+        bounds = np.repeat(bounds, n_samples, axis=1)
+        ranges = {c: tuple(np.repeat(a, n_samples) for a in r) for c, r in ranges.items()}
     model.modules_.eval()
-    views = _native(model, fixed_num, fixed_codes, generator)
+    views = _native(model, fixed_num, fixed_codes, generator, bounds if ranges else None)
     if views is None:
-        views = _rejection(model, frame, fixed_num, fixed_codes, generator)
+        views = _rejection(model, frame, fixed_num, fixed_codes, generator,
+                           bounds if ranges else None)
     out = model.encoder_.inverse_transform_columns(*views, random_state=decode_seed)
     for column in frame.columns:
-        out[column] = _exact(frame[column], out[column], column)
+        if column in ranges:
+            lo, hi = ranges[column][:2]
+            out[column] = _clip(out[column], lo, hi)
+        else:
+            out[column] = _exact(frame[column], out[column], column)
+    return out
+
+
+def _ranges(encoder, frame):
+    """The range conditions of ``frame`` (columns whose values are ``pandas.Interval``):
+    ``{column: (lo, hi, lo_u, hi_u)}``, per row, the bounds in the column's units (clipped to
+    the training range; whole units inward for an integer column) and on its (0, 1) scale."""
+    out = {}
+    names = {str(n): i for i, n in enumerate(encoder._names)}
+    for column in frame.columns:
+        values = frame[column].to_numpy()
+        is_range = np.array([isinstance(v, pd.Interval) for v in values])
+        if not is_range.any():
+            continue
+        if not is_range.all():
+            raise ValueError(f"Column {column!r}: a range condition (pandas.Interval) must be "
+                             "given in every row of the conditions; some rows hold other "
+                             "values.")
+        i = names.get(str(column))
+        position = encoder.layout_.numerical_position(column)
+        col = encoder.column_encoders_[i] if i is not None else None
+        if position is None or not hasattr(col, "scale") or not hasattr(col, "state_"):
+            raise ValueError(f"Column {column!r} cannot be conditioned on a range: ranges are "
+                             "for numerical columns.")
+        st = col.state_
+        lo = np.array([float(v.left) for v in values])
+        hi = np.array([float(v.right) for v in values])
+        open_left = np.array([v.open_left for v in values])
+        open_right = np.array([v.open_right for v in values])
+        masses = np.asarray(st.masses, dtype=np.float64)[None, :]
+        inside = (np.where(open_left[:, None], masses > lo[:, None], masses >= lo[:, None])
+                  & np.where(open_right[:, None], masses < hi[:, None], masses <= hi[:, None]))
+        if inside.any():
+            row, k = np.argwhere(inside)[0]
+            raise ValueError(f"Column {column!r} cannot be conditioned on {values[row]}: it "
+                             f"holds the point mass {float(masses[0, k])!r}, a separate state "
+                             "of the column; condition on that value alone, or on a range "
+                             "that leaves it out.")
+        if st.integer:  # whole units inside the interval
+            lo = np.where(open_left & (lo == np.floor(lo)), lo + 1, np.ceil(lo))
+            hi = np.where(open_right & (hi == np.ceil(hi)), hi - 1, np.floor(hi))
+        lo, hi = np.maximum(lo, st.minimum), np.minimum(hi, st.maximum)
+        if (lo > hi).any():
+            example = values[np.argmax(lo > hi)]
+            raise ValueError(f"Column {column!r} cannot be conditioned on {example}: it holds "
+                             f"no value of the training range [{st.minimum!r}, "
+                             f"{st.maximum!r}]{' in whole units' if st.integer else ''}.")
+        # an integer value covers half a unit either side on the scale (its mass is spread
+        # there by the encoding): the whole units at the ends keep all their rows
+        half = 0.5 if st.integer else 0.0
+        out[column] = (lo, hi, col.scale(np.maximum(lo - half, st.minimum)),
+                       col.scale(np.minimum(hi + half, st.maximum)))
+    return out
+
+
+def _clip(decoded, lo, hi):
+    """The decoded values of a range-conditioned column, clipped into their ranges."""
+    values = decoded.to_numpy(dtype=np.float64)
+    clipped = np.minimum(np.maximum(values, lo), hi)
+    out = decoded.copy()
+    out[:] = clipped.astype(decoded.dtype) if decoded.dtype.kind in "iuf" else clipped
     return out
 
 
@@ -73,7 +157,7 @@ def _condition_frame(conditions, n_samples):
                     f"values; got {type(conditions).__name__}.")
 
 
-def _native(model, fixed_num, fixed_codes, generator):
+def _native(model, fixed_num, fixed_codes, generator, bounds=None):
     """The model's own conditional rows, or None when it has no such path."""
     device, n, size = model.device_, fixed_num.shape[0], model._sample_batch_size
     numerical, codes = [], []
@@ -81,7 +165,12 @@ def _native(model, fixed_num, fixed_codes, generator):
         for lo in range(0, n, size):
             num = torch.as_tensor(fixed_num[lo:lo + size], dtype=torch.float32, device=device)
             code = torch.as_tensor(fixed_codes[lo:lo + size], device=device)
-            views = model._generate_conditional(num, code, generator)
+            if bounds is None:
+                views = model._generate_conditional(num, code, generator)
+            else:
+                low, high = (torch.as_tensor(b[lo:lo + size], dtype=torch.float32,
+                                             device=device) for b in bounds)
+                views = model._generate_in_ranges(num, code, low, high, generator)
             if views is None:
                 return None
             numerical.append(views[0].to("cpu", torch.float32).numpy())
@@ -95,14 +184,19 @@ def _native(model, fixed_num, fixed_codes, generator):
     return numerical, codes
 
 
-def _rejection(model, frame, fixed_num, fixed_codes, generator):
+def _rejection(model, frame, fixed_num, fixed_codes, generator, bounds=None):
     """Per-column views of rows accepted by rejection (see the module's docstring)."""
     n = fixed_num.shape[0]
+    if bounds is None:
+        bounds = np.full((2, *fixed_num.shape), np.nan)
     # requested rows with the same condition share their candidates
-    key = np.concatenate([np.nan_to_num(fixed_num, nan=-1.0), fixed_codes], axis=1)
+    key = np.concatenate([np.nan_to_num(fixed_num, nan=-1.0), fixed_codes,
+                          np.nan_to_num(bounds[0], nan=-1.0),
+                          np.nan_to_num(bounds[1], nan=-1.0)], axis=1)
     groups, first, group_of = np.unique(key, axis=0, return_index=True, return_inverse=True)
     group_of = group_of.ravel()
     g_num, g_codes = fixed_num[first], fixed_codes[first]
+    g_lo, g_hi = bounds[0][first], bounds[1][first]
     rows = np.argsort(group_of, kind="stable")  # requested rows, by group
     n_rows = np.bincount(group_of, minlength=len(groups))
     row_start = np.concatenate([[0], np.cumsum(n_rows)[:-1]])
@@ -135,8 +229,10 @@ def _rejection(model, frame, fixed_num, fixed_codes, generator):
         cand_group = np.repeat(np.arange(len(groups)), want)
         num, code = generate_views(model, sampler, len(cand_group), generator)
         target_num, target_codes = g_num[cand_group], g_codes[cand_group]
+        target_lo, target_hi = g_lo[cand_group], g_hi[cand_group]
         with np.errstate(invalid="ignore"):
             num_ok = np.isnan(target_num) | (np.abs(num - target_num) <= tol)
+            num_ok &= np.isnan(target_lo) | ((num >= target_lo) & (num <= target_hi))
         ok = num_ok.all(axis=1) & ((target_codes < 0) | (code == target_codes)).all(axis=1)
         # rank of each accepted candidate within its group; keep as many as are pending
         csum = np.concatenate([[0], np.cumsum(ok)])

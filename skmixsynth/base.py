@@ -248,6 +248,17 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
         """
         return None
 
+    def _generate_in_ranges(self, numerical, codes, low, high, generator):
+        """Rows that honour fixed values and ranges of numerical values, or ``None`` when
+        the model has no native path for ranges (``sample`` then falls back to rejection).
+
+        As :meth:`_generate_conditional`, and ``low``, ``high``: float tensors ``(n,
+        layout.n_numerical)``, the bounds of each ranged scalar on the encoder's (0, 1) scale
+        (NaN where a scalar has no range; its column's state is fixed to ``present``). The
+        returned values of a ranged scalar must lie within its bounds. Default: ``None``.
+        """
+        return None
+
     def _on_fit_end(self):
         """Called when training stops, however it stops (``modules_`` may be gone after an
         interruption before the first epoch ended), and after ``load``. Default: nothing."""
@@ -419,10 +430,14 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
             columns gives one row of conditions per returned row (row ``i`` of the result
             honours row ``i`` of ``conditions``; a missing value in it asks for a missing
             value). The conditioned columns of the result hold exactly the given values and
-            the other columns are drawn from the model given them (see Notes). A column not
+            the other columns are drawn from the model given them (see Notes). A numerical
+            column may instead be given a range, a ``pandas.Interval`` (``{"age":
+            pd.Interval(30, 40)}``, in every row of a DataFrame's column): its values are then
+            drawn within it (whole units for an integer column), given the other
+            conditions; a range may not hold one of the column's point masses. A column not
             seen at fit, a category not seen at fit or not kept by rare-value protection, a
-            number outside the training range or an identifier column is a ``ValueError``
-            naming the column and the value.
+            number outside the training range, a range with no training value, or an
+            identifier column is a ``ValueError`` naming the column and the value.
         random_state : int, RandomState instance or None, default=None
             Seed of this call: the same value gives the same rows. With ``None`` each call
             draws a new seed from a stream seeded at fit by the estimator's ``random_state``,

@@ -524,6 +524,12 @@ class MixtureSynthesizer(BaseSynthesizer):
     def _generate_conditional(self, numerical, codes, generator):
         return self.modules_["mixture"].generate_conditional(numerical, codes, generator)
 
+    def _generate_in_ranges(self, numerical, codes, low, high, generator):
+        net = self.modules_["mixture"]
+        if not net.gaussian:
+            return None  # histogram leaves: the template's rejection path
+        return net.generate_conditional(numerical, codes, generator, bounds=(low, high))
+
     # ------------------------------------------------------------ likelihood
     def score_samples(self, X, *, missing="marginalize"):
         """Exact log-likelihood of each row under the model, missing cells marginalised.

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
-from skmixsynth import IndependentSynthesizer, MixGANSynthesizer
+from skmixsynth import IndependentSynthesizer, MixGANSynthesizer, MixtureSynthesizer
 from skmixsynth.datasets import make_mixed
 
 
@@ -118,6 +118,47 @@ def test_rejection_on_numerical_values_row_by_row(paired):
     np.testing.assert_array_equal(fake["x"], values)  # exactly the given values
     assert fake["a"].tolist() == ["a0", "a1", "a2", "a0", "a2"]
     assert fake["b"].tolist() == ["b0", "b1", "b2", "b0", "b2"]
+
+
+def test_a_range_by_rejection_keeps_the_models_dependencies(paired):
+    X, model = paired
+    lo, hi = np.quantile(X["x"], [0.40, 0.60])  # inside the middle third: a1, b1
+    fake = model.sample(200, conditions={"x": pd.Interval(lo, hi)}, random_state=0)
+    assert fake["x"].between(lo, hi).all() and fake["x"].std() > 0.01
+    assert (fake["a"] == "a1").all() and (fake["b"] == "b1").all()
+    # one range per row, beside a fixed level
+    ranges = [pd.Interval(*np.quantile(X["x"], q)) for q in ([0.05, 0.3], [0.7, 0.95])]
+    fake = model.sample(conditions=pd.DataFrame({"x": ranges * 20, "b": ["b0", "b2"] * 20}),
+                        random_state=0)
+    assert fake["a"].tolist() == ["a0", "a2"] * 20
+    assert all(r.left <= x <= r.right for r, x in zip(ranges * 20, fake["x"], strict=True))
+
+
+def test_a_range_of_whole_units_reaches_both_ends(independent, real):
+    fake = independent.sample(400, conditions={"age": pd.Interval(30, 35)}, random_state=0)
+    assert set(fake["age"]) == {31, 32, 33, 34, 35}  # (30, 35]: whole years, both ends
+    fake = independent.sample(400, conditions={"age": pd.Interval(30, 35, closed="both")},
+                              random_state=1)
+    assert set(fake["age"]) == set(range(30, 36))
+    assert fake["age"].dtype == real["age"].dtype
+
+
+def test_bad_ranges_are_named():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"g": np.where(rng.random(400) < 0.5, 0.0, rng.exponential(10, 400)),
+                      "c": rng.choice(["p", "q"], 400)})
+    # 0 is a point mass of g: a state of its own (point_masses=0.1)
+    model = MixtureSynthesizer(n_components=3, epochs=2, random_state=0).fit(X)
+    with pytest.raises(ValueError, match=r"'g'.*point mass 0\.0"):
+        model.sample(5, conditions={"g": pd.Interval(-1.0, 5.0)})
+    assert model.sample(50, conditions={"g": pd.Interval(0.0, 5.0)},  # (0, 5]: no mass
+                        random_state=0)["g"].between(0.0, 5.0, inclusive="right").all()
+    with pytest.raises(ValueError, match=r"'c' cannot be conditioned on a range"):
+        model.sample(5, conditions={"c": pd.Interval(0, 1)})
+    with pytest.raises(ValueError, match=r"'g'.*no value of the training range"):
+        model.sample(5, conditions={"g": pd.Interval(1e6, 2e6)})
+    with pytest.raises(ValueError, match=r"'g'.*must be given in every row"):
+        model.sample(conditions=pd.DataFrame({"g": [pd.Interval(1.0, 2.0), 3.0]}))
 
 
 def test_rows_with_the_same_condition_share_candidates(paired, monkeypatch):

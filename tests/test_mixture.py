@@ -253,6 +253,27 @@ def test_gaussian_leaves_learn_each_scalar_and_bins_stay_available(mixed):
     assert errors["gaussian"] < 0.8 * errors["bins"]  # measured: 0.076 against 0.109
 
 
+def test_numerical_ranges_are_native_with_gaussian_leaves(mixed, monkeypatch):
+    import skmixsynth._conditions as conditions
+
+    model = tiny(structure="tree", n_components=4, epochs=6).fit(mixed)
+
+    def no_rejection(*args):
+        raise AssertionError("ranges should be native with Gaussian leaves")
+
+    monkeypatch.setattr(conditions, "_rejection", no_rejection)
+    asked = {"income": pd.Interval(30_000.0, 50_000.0), "region": "north"}
+    fake = model.sample(300, conditions=asked, random_state=0)
+    assert fake["income"].between(30_000.0, 50_000.0).all() and fake["income"].std() > 1000
+    assert (fake["region"] == "north").all()
+    pd.testing.assert_frame_equal(fake, model.sample(300, conditions=asked, random_state=0))
+    monkeypatch.undo()
+    # histogram leaves: the template's rejection path, same guarantee
+    binned = tiny(structure="tree", n_components=4, epochs=6, numerical_leaves="bins").fit(mixed)
+    fake = binned.sample(100, conditions={"age": pd.Interval(40, 50)}, random_state=0)
+    assert fake["age"].between(41, 50).all()
+
+
 def test_tables_without_categorical_or_numerical_columns():
     rng = np.random.RandomState(0)
     numbers = pd.DataFrame({"x": rng.normal(size=200), "y": rng.exponential(size=200)})

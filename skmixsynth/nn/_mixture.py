@@ -198,16 +198,41 @@ class HierarchicalMixture(nn.Module):
         """The Gaussian leaves' scales ``(M, K)`` (probit scale), at least ``SCALE_MIN``."""
         return self.SCALE_MIN + nn.functional.softplus(self.num_scale)
 
-    def _gaussian_terms(self, idx, numerical):
+    def _gaussian_terms(self, idx, numerical, bounds=None):
         """``(n, M, K)``: each observed scalar's Gaussian log-density on its probit scale
-        (zero where it is free or its column is not ``present``), or ``None``."""
-        if not self.gaussian or numerical is None:
+        (zero where it is free or its column is not ``present``), or ``None``.
+
+        ``bounds``: ``(lo, hi)``, each ``(n, M)`` on the (0, 1) scale, NaN where a scalar has
+        no range: a scalar known only to lie in ``[lo, hi]`` (its column ``present``)
+        counts by its leaf's probability of that range, ``Phi(b) - Phi(a)`` on the standard
+        scale of each Gaussian.
+        """
+        if not self.gaussian or (numerical is None and bounds is None):
             return None
-        y = _probit(numerical)
-        z = (y[:, :, None] - self.num_loc[None]) / self.numerical_scale()[None]
-        terms = -0.5 * z.square() - torch.log(self.numerical_scale())[None] - _HALF_LOG_2PI
+        scale = self.numerical_scale()
         observed = idx[:, :self.n_numerical] < self.n_levels
-        return torch.where(observed[:, :, None], terms, 0.0)
+        if numerical is None:
+            terms = scale.new_zeros(idx.shape[0], *scale.shape)
+        else:
+            z = (_probit(numerical)[:, :, None] - self.num_loc[None]) / scale[None]
+            terms = -0.5 * z.square() - torch.log(scale)[None] - _HALF_LOG_2PI
+            terms = torch.where(observed[:, :, None], terms, 0.0)
+        if bounds is not None:
+            za, zb = self._standard_bounds(bounds)
+            terms = torch.where(torch.isnan(bounds[0])[:, :, None], terms,
+                                _log_ndtr_difference(zb, za))
+        return terms
+
+    def _standard_bounds(self, bounds):
+        """The ranges ``bounds`` on the standard scale of every Gaussian leaf: ``(za, zb)``,
+        each ``(n, M, K)`` (infinite at the ends of the (0, 1) scale)."""
+        scale = self.numerical_scale()[None]
+        out = []
+        for u, end in zip(bounds, (-math.inf, math.inf), strict=True):
+            u = torch.nan_to_num(u.to(torch.float32), nan=0.5)
+            y = torch.where((u <= _EPS) | (u >= 1.0 - _EPS), end, _probit(u))
+            out.append((y[:, :, None] - self.num_loc[None]) / scale)
+        return out
 
     def log_weights(self):
         """Log weights of the sub-components ``(K1, G, K2)`` and top components ``(K1,)``."""
@@ -371,14 +396,14 @@ class HierarchicalMixture(nn.Module):
         table = torch.cat([log_leaves, log_leaves.new_zeros(V, 1, K), not_missing[:, None]], 1)
         return table.reshape(V * (L + 2), K)
 
-    def _group_terms(self, idx, log_leaves, log_sub, numerical=None):
+    def _group_terms(self, idx, log_leaves, log_sub, numerical=None, bounds=None):
         """Per-(row, top, group, sub) log-likelihoods, including the sub-component weights:
         each group's leaves summed by one ``embedding_bag`` over the leaf table (and, with
         Gaussian leaves, the scalars' densities added to their groups by one ``index_add``;
         ``numerical`` is then needed where a scalar is observed)."""
         n, V = idx.shape
         L, G, M = self.n_levels, self.n_groups, self.n_numerical
-        gauss = self._gaussian_terms(idx, numerical)
+        gauss = self._gaussian_terms(idx, numerical, bounds)
         if self.gaussian:  # the scalars' bin leaves are not used: free in the table
             idx = torch.cat([torch.full_like(idx[:, :M], L), idx[:, M:]], 1)
         table = self.leaf_table(log_leaves)
@@ -452,14 +477,15 @@ class HierarchicalMixture(nn.Module):
 
     # ------------------------------------------------------------ sampling
     @torch.no_grad()
-    def posterior(self, idx, numerical=None):
+    def posterior(self, idx, numerical=None, bounds=None):
         """Exact posterior of a row's components given its evidence (``numerical``: the
-        observed values of Gaussian leaves).
+        observed values of Gaussian leaves; ``bounds``: their ranges, see
+        :meth:`_gaussian_terms`).
 
         Returns ``log p(k | e)`` ``(n, K1)`` and ``log p(j | k, g, e)`` ``(n, K1, G, K2)``.
         """
         log_sub, log_top = self.log_weights()
-        groups = self._group_terms(idx, self.log_leaves(), log_sub, numerical)
+        groups = self._group_terms(idx, self.log_leaves(), log_sub, numerical, bounds)
         per_group = torch.logsumexp(groups, -1)
         post_sub = groups - per_group[..., None]
         post_top = torch.log_softmax(per_group.sum(-1) + log_top, -1)
@@ -510,7 +536,8 @@ class HierarchicalMixture(nn.Module):
                                          _free=True)
 
     @torch.no_grad()
-    def generate_conditional(self, numerical, codes, generator, tables=None, _free=False):
+    def generate_conditional(self, numerical, codes, generator, tables=None, _free=False,
+                             bounds=None):
         """Draw the free variables of each row from their exact conditional given the rest.
 
         ``numerical`` NaN and ``codes`` ``FREE`` are free; ``codes`` ``NOT_MISSING`` is drawn
@@ -523,16 +550,17 @@ class HierarchicalMixture(nn.Module):
         if n == 0 or V == 0:
             return self._views(numerical, codes, idx, None, generator, None)
         tables = self.sampling_tables() if tables is None else tables
-        if _free or (idx == L).all():  # nothing given: the prior, no likelihood to compute
+        if _free or ((idx == L).all() and bounds is None):  # the prior: no likelihood
             top = _draw(tables["top"], generator, n=n)
             sub_cdf = tables["sub"][top]  # (n, G, K2)
         else:
-            post_top, post_sub = self.posterior(idx, numerical)
+            post_top, post_sub = self.posterior(idx, numerical, bounds)
             top = _draw(_cdf(post_top.exp()), generator)
             sub_cdf = _cdf(post_sub.exp()[torch.arange(n, device=device), top])
         sub = _draw(sub_cdf, generator)  # (n, G)
         component = top[:, None] * K2 + sub[:, self.group_of]  # (n, V) in [0, K)
-        return self._views(numerical, codes, idx, component, generator, tables, free=_free)
+        return self._views(numerical, codes, idx, component, generator, tables, free=_free,
+                           bounds=bounds)
 
     def _sampling_evidence(self, numerical, codes, free):
         """The rows' count and their evidence; everything free (``generate``) reads none."""
@@ -542,7 +570,8 @@ class HierarchicalMixture(nn.Module):
                                  device=self.top_logits.device)
         return n, self.evidence(numerical, codes)
 
-    def _views(self, numerical, codes, idx, component, generator, tables, free=False):
+    def _views(self, numerical, codes, idx, component, generator, tables, free=False,
+               bounds=None):
         device = self.top_logits.device
         n = idx.shape[0]
         M, L, V = self.n_numerical, self.n_levels, self.n_variables
@@ -575,6 +604,16 @@ class HierarchicalMixture(nn.Module):
                 scale = self.numerical_scale().gather(1, comp).T
                 eps = torch.randn(loc.shape, generator=generator, device=device)
                 out_num = torch.special.ndtr(loc + scale * eps).clamp(_EPS, 1.0 - _EPS)
+                if bounds is not None:  # a range: the component's Gaussian truncated to it
+                    za, zb = (z.gather(2, component[:, :M, None]).squeeze(2)
+                              for z in self._standard_bounds(bounds))
+                    lo, hi = torch.special.ndtr(za), torch.special.ndtr(zb)
+                    v = lo + torch.rand(lo.shape, generator=generator, device=device) * (hi - lo)
+                    y = loc + scale * torch.special.ndtri(v.clamp(1e-12, 1.0 - 1e-12))
+                    u = torch.special.ndtr(y)
+                    u = torch.minimum(torch.maximum(u, bounds[0]), bounds[1])
+                    ranged = ~torch.isnan(bounds[0])
+                    out_num = torch.where(ranged, u, out_num)
             if not free:
                 given = ~torch.isnan(numerical)
                 out_num = torch.where(given, numerical.to(torch.float32), out_num)
@@ -775,10 +814,11 @@ class TreeMixture(HierarchicalMixture):
         return out
 
     # ------------------------------------------------------------ likelihood
-    def _node_terms(self, idx, log_leaves, numerical=None):
+    def _node_terms(self, idx, log_leaves, numerical=None, bounds=None):
         """Each column's leaves summed per latent state: ``(n, G, K)``."""
         zero = log_leaves.new_zeros(self.k1, self.n_groups, 1)
-        return self._group_terms(idx, log_leaves, zero, numerical)[..., 0].transpose(1, 2)
+        return self._group_terms(idx, log_leaves, zero, numerical, bounds)[..., 0].transpose(
+            1, 2)
 
     def _upward(self, terms, log_trans):
         """Upward messages: each depth's beliefs ``terms + messages of the children``
@@ -834,7 +874,8 @@ class TreeMixture(HierarchicalMixture):
 
     # ------------------------------------------------------------ sampling
     @torch.no_grad()
-    def generate_conditional(self, numerical, codes, generator, tables=None, _free=False):
+    def generate_conditional(self, numerical, codes, generator, tables=None, _free=False,
+                             bounds=None):
         device = self.top_logits.device
         V, L = self.n_variables, self.n_levels
         n, idx = self._sampling_evidence(numerical, codes, _free)
@@ -843,7 +884,7 @@ class TreeMixture(HierarchicalMixture):
         tables = self.sampling_tables() if tables is None else tables
         log_sub, log_top = self.log_weights()
         state = torch.zeros(n, self.n_groups, dtype=torch.long, device=device)
-        if _free or (idx == L).all():  # the prior: no upward pass
+        if _free or ((idx == L).all() and bounds is None):  # the prior: no upward pass
             levels = [nodes for nodes, _ in self._levels()]
             state[:, levels[0]] = _draw(tables["top"], generator, n=n * len(levels[0])).view(
                 n, -1)
@@ -852,7 +893,7 @@ class TreeMixture(HierarchicalMixture):
                 rows = nodes[None, :] * K + state[:, self.parent[nodes]]  # (n, S)
                 state[:, nodes] = _draw_alias(*tables["sub_alias"], rows, generator)
         else:
-            terms = self._node_terms(idx, self.log_leaves(), numerical)
+            terms = self._node_terms(idx, self.log_leaves(), numerical, bounds)
             levels, beliefs = self._upward(terms, log_sub)
             levels = [nodes for nodes, _ in levels]
             state[:, levels[0]] = _draw(_cdf(torch.softmax(beliefs[0] + log_top, -1)),
@@ -862,7 +903,8 @@ class TreeMixture(HierarchicalMixture):
                 rows = log_sub[nodes[None, :], state[:, self.parent[nodes]]]  # (n, S, K)
                 state[:, nodes] = _draw(_cdf(torch.softmax(rows + beliefs[d], -1)), generator)
         component = state[:, self.group_of]  # (n, V) in [0, K)
-        return self._views(numerical, codes, idx, component, generator, tables, free=_free)
+        return self._views(numerical, codes, idx, component, generator, tables, free=_free,
+                           bounds=bounds)
 
 
 def _maximum_spanning_tree(weights):
@@ -1005,3 +1047,12 @@ def _probit(numerical):
 def _softplus_inverse(x):
     """``softplus^{-1}(x)`` of a positive float."""
     return math.log(math.expm1(x))
+
+
+def _log_ndtr_difference(zb, za):
+    """``log(Phi(zb) - Phi(za))`` for ``za <= zb``, stable in both tails (the upper tail by
+    symmetry: ``Phi(zb) - Phi(za) = Phi(-za) - Phi(-zb)``)."""
+    flip = za > 0
+    upper = torch.special.log_ndtr(torch.where(flip, -za, zb))
+    lower = torch.special.log_ndtr(torch.where(flip, -zb, za))
+    return upper + torch.log(-torch.expm1((lower - upper).clamp_max(-1e-12)))

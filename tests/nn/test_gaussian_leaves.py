@@ -191,3 +191,42 @@ def test_gaussian_leaves_need_a_known_kind_and_start_from_rows():
     starts = torch.special.ndtri(num[:, 0]) * 0.5
     assert all(any(abs(float(v) - float(s)) < 1e-5 for s in starts) for v in net.num_loc[0])
     assert torch.allclose(net.numerical_scale(), torch.full((1, K), 0.3), atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["tree", "groups"])
+def test_conditional_samples_given_a_range_follow_brute_force(kind):
+    """x known to lie in [a, b] (on the (0, 1) scale): the other columns by the integral of
+    the joint over the range, x by the joint truncated to it."""
+    from skmixsynth.nn._mixture import _log_ndtr_difference
+
+    net = build(kind, 5)
+    n = 40_000
+    lo_u, hi_u = 0.35, 0.6
+    low, high = torch.full((n, 1), lo_u), torch.full((n, 1), hi_u)
+    sn, sc = net.generate_conditional(torch.full((n, 1), float("nan")),
+                                      torch.tensor([[FREE, FREE, 0]]).repeat(n, 1),
+                                      seeded_generator(3, CPU), bounds=(low, high))
+    assert bool(((sn >= lo_u) & (sn <= hi_u)).all()) and bool((sc[:, 2] == 0).all())
+    a, b = (float(torch.special.ndtri(torch.tensor(v, dtype=torch.float64)))
+            for v in (lo_u, hi_u))
+    inside = (GRID >= a) & (GRID <= b)
+    phi = torch.exp(-0.5 * GRID.square()) / math.sqrt(2 * math.pi)
+    mass, moment = [], []
+    for c, d in itertools.product(range(3), range(2)):
+        dens = torch.where(inside, log_prob_on_grid(net, c, d).exp() * phi, 0.0)
+        mass.append(float(torch.trapezoid(dens, GRID)))
+        moment.append(float(torch.trapezoid(GRID * dens, GRID)))
+    mass = torch.tensor(mass)
+    freq = torch.tensor([float(((sc[:, 0] == c) & (sc[:, 1] == d)).double().mean())
+                         for c, d in itertools.product(range(3), range(2))])
+    assert float((freq - mass / mass.sum()).abs().max()) < 0.015
+    mean = sum(moment) / float(mass.sum())
+    assert float(torch.special.ndtri(sn[:, 0].double()).mean()) == pytest.approx(mean, abs=0.02)
+    # the range's log-probability under one Gaussian, in both tails
+    za = torch.tensor([-40.0, -1.0, 0.5, 8.0, 30.0])
+    zb = torch.tensor([-39.0, 2.0, 1.5, 9.0, math.inf])
+    got = _log_ndtr_difference(zb, za)
+    assert bool(torch.isfinite(got).all())
+    ref = torch.log(torch.special.ndtr(zb[1:3].double()) - torch.special.ndtr(za[1:3].double()))
+    torch.testing.assert_close(got[1:3].double(), ref, rtol=1e-5, atol=1e-6)
+    assert float(got[3]) == pytest.approx(math.log(0.5 * math.erfc(8 / math.sqrt(2))), rel=1e-3)
