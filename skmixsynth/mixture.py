@@ -51,8 +51,8 @@ class MixtureSynthesizer(BaseSynthesizer):
 
       Each pair of neighbouring columns carries ``K x K`` joint structure, where a
       latent-class model shares ``K`` components among all columns: on adult, TabPC's
-      XGBoost detection went from 0.63 (1,000 flat components) to about 0.85
-      (``docs/mixture.md``).
+      XGBoost detection went from 0.63 (1,000 flat components) to about 0.83 with
+      histogram leaves and 0.86 with Gaussian leaves (``docs/mixture.md``).
     - ``structure="groups"``: a two-level hierarchical mixture
       (:class:`~skmixsynth.nn._mixture.HierarchicalMixture`)::
 
@@ -97,7 +97,9 @@ class MixtureSynthesizer(BaseSynthesizer):
         adult it beat the two-level structures tried at the same cost
         (``docs/mixture.md``).
     n_bins : int, default=None
-        Histogram bins of each numerical column's (0, 1) scale. ``None``: one per 25
+        Histogram bins of each numerical column's (0, 1) scale (the leaves with
+        ``numerical_leaves="bins"``; with Gaussian leaves the bins only serve the mutual
+        information that picks the tree). ``None``: one per 25
         training rows, between 4 and 32 (32 from 800 rows on): on sonar (166 training rows,
         60 numerical columns) 32 bins and 64 states a column kept little of the columns'
         correlations (pair trends 0.69 against 0.87 with 6 bins and 16 states; quality
