@@ -11,23 +11,13 @@ import math
 import pytest
 import torch
 
-from skmixsynth import Layout, Span
 from skmixsynth.nn import seeded_build, seeded_generator
 from skmixsynth.nn._mixture import FREE, HierarchicalMixture, TreeMixture
+from tests.nn.test_tree_mixture import layout  # x (with a state span), c, d
 
 CPU = torch.device("cpu")
 K = 3
 GRID = torch.linspace(-7.0, 7.0, 14_001, dtype=torch.float64)  # the probit scale
-
-
-def layout():
-    """x: numerical with a state span (present, missing, =0); c: 3 levels; d: 2 levels."""
-    return Layout((
-        Span("x", "numerical", 0, 1, "sigmoid"),
-        Span("c", "categorical", 1, 4, "softmax", ("a", "b", "c")),
-        Span("d", "categorical", 4, 6, "softmax", ("u", "v")),
-        Span("x", "missing", 6, 9, "softmax", ("present", "missing", "=0")),
-    ))
 
 
 def build(kind, seed=0):
