@@ -270,6 +270,16 @@ def _parse_value(text, dtype, column, item):
     kind = getattr(dtype, "kind", "O")
     if text == "" and kind in "iufmM":
         return np.nan
+    if kind in "iuf" and ".." in text:  # a range, both ends included; an empty end is open
+        low, _, high = text.partition("..")
+        try:
+            ends = [float(v) if v else default for v, default in ((low, -np.inf),
+                                                                   (high, np.inf))]
+        except ValueError:
+            raise bad("numbers (a range is LOW..HIGH)") from None
+        if ends[0] > ends[1]:
+            raise CLIError(f"condition {item!r}: the range's low end is above its high end")
+        return pd.Interval(ends[0], ends[1], closed="both")
     if kind == "b":
         if text.lower() in _TRUE:
             return True
@@ -300,7 +310,8 @@ def _parse_value(text, dtype, column, item):
 def parse_conditions(items, template):
     """``["col=value", ...]`` -> ``{col: value}``, each value parsed against the column's
     training dtype (``template`` is a sampled frame of zero rows). ``col=`` asks for a
-    missing value."""
+    missing value; ``col=LOW..HIGH`` on a numerical column a range (a ``pandas.Interval``,
+    both ends included; ``..HIGH`` and ``LOW..`` leave an end open)."""
     conditions = {}
     for item in items or ():
         column, sep, text = item.partition("=")
@@ -685,7 +696,8 @@ def build_parser():
                         help="where to write the rows (.csv, .csv.gz, .parquet)")
     sample.add_argument("--seed", type=int, metavar="S", help="random seed")
     sample.add_argument("--conditions", action="extend", nargs="+", metavar="COL=VALUE",
-                        help="values every row must hold")
+                        help="values every row must hold; COL=LOW..HIGH: a range of a "
+                             "numerical column (both ends included; ..HIGH, LOW.. open)")
     sample.add_argument("--device", help="load the model on this device (default: its own, "
                                          "or the CPU when that is absent)")
     sample.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_ROWS, metavar="ROWS",

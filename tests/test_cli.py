@@ -165,6 +165,10 @@ def test_conditions_are_honoured_and_parsed_by_dtype(files, tmp_path):
     assert set(fake["owns_home"]) == {True}
     assert np.allclose(fake["income"], 40000.0)
     assert fake["education"].nunique() > 1  # the other columns are still drawn
+    result = cli("sample", files["model"], "-n", 100, "--seed", 0, "--conditions",
+                 "age=30..39", "-o", out, "-q")
+    assert result.code == 0, result
+    assert pd.read_csv(out)["age"].between(30, 39).all()
 
 
 @pytest.mark.parametrize("text, value", [
@@ -178,7 +182,7 @@ def test_set_values_are_python_literals_or_text(text, value):
 
 
 def test_parse_conditions_reads_each_dtype():
-    from skmixsynth.cli import parse_conditions
+    from skmixsynth.cli import CLIError, parse_conditions
 
     template = pd.DataFrame({
         "c": pd.Categorical([], categories=[1, 2, 3]),
@@ -195,6 +199,13 @@ def test_parse_conditions_reads_each_dtype():
                    "t": pd.Timestamp("2020-01-02"), "o": "x"}
     assert type(got["c"]) is int and type(got["i"]) is int
     assert np.isnan(parse_conditions(["f="], template)["f"])
+    ranges = parse_conditions(["i=30..40", "f=..2.5"], template)
+    assert ranges == {"i": pd.Interval(30.0, 40.0, closed="both"),
+                      "f": pd.Interval(-np.inf, 2.5, closed="both")}
+    with pytest.raises(CLIError, match="low end is above"):
+        parse_conditions(["i=40..30"], template)
+    with pytest.raises(CLIError, match=r"a range is LOW\.\.HIGH"):
+        parse_conditions(["f=a..b"], template)
 
 
 def test_warnings_are_one_line(tmp_path):
