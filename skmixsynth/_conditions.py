@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ._columns import DatetimeColumn, NumericalColumn
 from ._sampling import MAX_SEED, check_n_samples, generate_frame, generate_views
 from .nn._core import seeded_generator
 
@@ -88,12 +89,17 @@ def _ranges(encoder, frame):
         i = names.get(str(column))
         position = encoder.layout_.numerical_position(column)
         col = encoder.column_encoders_[i] if i is not None else None
-        if position is None or not hasattr(col, "scale") or not hasattr(col, "state_"):
+        if (position is None or not isinstance(col, NumericalColumn)
+                or isinstance(col, DatetimeColumn)):
             raise ValueError(f"Column {column!r} cannot be conditioned on a range: ranges are "
-                             "for numerical columns.")
+                             "for numerical columns (a datetime column takes exact values).")
         st = col.state_
-        lo = np.array([float(v.left) for v in values])
-        hi = np.array([float(v.right) for v in values])
+        try:
+            lo = np.array([float(v.left) for v in values])
+            hi = np.array([float(v.right) for v in values])
+        except (TypeError, ValueError):
+            raise ValueError(f"Column {column!r} cannot be conditioned on {values[0]}: a range "
+                             "takes numbers at both ends.") from None
         open_left = np.array([v.open_left for v in values])
         open_right = np.array([v.open_right for v in values])
         masses = np.asarray(st.masses, dtype=np.float64)[None, :]

@@ -159,6 +159,14 @@ def test_bad_ranges_are_named():
         model.sample(5, conditions={"g": pd.Interval(1e6, 2e6)})
     with pytest.raises(ValueError, match=r"'g'.*must be given in every row"):
         model.sample(conditions=pd.DataFrame({"g": [pd.Interval(1.0, 2.0), 3.0]}))
+    with pytest.raises(ValueError, match=r"'g'.*takes numbers at both ends"):
+        model.sample(5, conditions={"g": pd.Interval(pd.Timedelta("1D"), pd.Timedelta("2D"))})
+    dates = pd.DataFrame({"t": pd.date_range("2020-01-01", periods=100, freq="D"),
+                          "x": np.arange(100.0)})
+    dated = IndependentSynthesizer(random_state=0).fit(dates)
+    span = pd.Interval(pd.Timestamp("2020-02-01"), pd.Timestamp("2020-03-01"))
+    with pytest.raises(ValueError, match=r"'t' cannot be conditioned on a range"):
+        dated.sample(5, conditions={"t": span})
 
 
 def test_rows_with_the_same_condition_share_candidates(paired, monkeypatch):
