@@ -672,8 +672,10 @@ class HierarchicalMixture(nn.Module):
         table = self.leaf_table(log_leaves)
         flat = idx + torch.arange(V, device=idx.device) * (L + 2)
         own = table.index_select(0, flat.reshape(-1)).view(n, V, K)
-        log_w = log_w - own
         M = self.n_numerical
+        if self.gaussian and M:  # a scalar's own evidence is its Gaussian term, not a bin
+            own = torch.cat([self._gaussian_terms(idx, numerical), own[:, M:]], 1)
+        log_w = log_w - own
         if M and self.n_discrete:
             # a numerical scalar given its column is present: times p_c(present) / p_c(e_state)
             state = M + self.state_of.clamp_min(0)
@@ -681,9 +683,6 @@ class HierarchicalMixture(nn.Module):
             factor = torch.where((self.state_of >= 0)[None, :, None], factor,
                                  torch.zeros_like(factor))
             log_w = torch.cat([log_w[:, :M] + factor, log_w[:, M:]], 1)
-        if self.gaussian and M:
-            gauss = self._gaussian_terms(idx, numerical)
-            log_w = torch.cat([log_w[:, :M] - gauss + own[:, :M], log_w[:, M:]], 1)
         return torch.softmax(log_w, -1), idx
 
 
