@@ -214,6 +214,19 @@ def test_history_early_stopping_and_verbose(mixed, caplog):
     assert "validation nll" in caplog.text
 
 
+def test_tol_ends_a_tail_of_small_gains_but_keeps_the_best_epoch(mixed):
+    full = tiny(epochs=12, patience=2).fit(mixed)
+    # every gain after the first epoch is below the tolerance: two epochs count as bad
+    short = tiny(epochs=12, patience=2, tol=1e6).fit(mixed)
+    assert short.n_iter_ == 3 < full.n_iter_
+    best = int(short.modules_["mixture"].best_epoch)
+    assert short.history_[best]["val_nll"] == min(h["val_nll"] for h in short.history_)
+    # the first epochs are the same fit: only the stopping rule differs
+    assert short.history_[0]["val_nll"] == full.history_[0]["val_nll"]
+    with pytest.raises(ValueError, match="tol"):
+        tiny(tol=-1.0).fit(mixed)
+
+
 @pytest.mark.parametrize("structure", ["tree", "groups"])
 @pytest.mark.parametrize("solver, rate", [("em", 0.7), ("adam", 0.05)])
 def test_both_solvers_learn(mixed, solver, rate, structure):
@@ -353,6 +366,13 @@ def test_sizes_follow_the_table_unless_given():
     assert (floor.n_components_, floor.n_bins_, floor.batch_size_) == (4, 4, 32)
     groups = MixtureSynthesizer(structure="groups", epochs=1, random_state=0).fit(small)
     assert groups.n_components_ == 1000
+
+
+def test_default_batch_rule():
+    from skmixsynth.mixture import _default_batch
+    # a quarter of the rows within [32, 512] below 16,384 rows, then 4,096
+    assert [_default_batch(n) for n in (40, 300, 2048, 3000, 6343, 16383, 16384, 30000)] == [
+        32, 75, 512, 512, 512, 512, 4096, 4096]
 
 
 def test_resolved_sizes_survive_save_and_load(tmp_path):
