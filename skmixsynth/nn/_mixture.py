@@ -200,7 +200,9 @@ class HierarchicalMixture(nn.Module):
 
     def _gaussian_terms(self, idx, numerical, bounds=None):
         """``(n, M, K)``: each observed scalar's Gaussian log-density on its probit scale
-        (zero where it is free or its column is not ``present``), or ``None``.
+        (zero where it is free or its column is not ``present``), or ``None``. Without
+        ``bounds`` it is a transposed view of an ``(M, n, K)`` tensor (what the tree adds to
+        its column-major node terms without a copy).
 
         ``bounds``: ``(lo, hi)``, each ``(n, M)`` on the (0, 1) scale, NaN where a scalar has
         no range: a scalar known only to lie in ``[lo, hi]`` (its column ``present``)
@@ -212,11 +214,17 @@ class HierarchicalMixture(nn.Module):
         scale = self.numerical_scale()
         observed = idx[:, :self.n_numerical] < self.n_levels
         if numerical is None:
-            terms = scale.new_zeros(idx.shape[0], *scale.shape)
+            terms = scale.new_zeros(scale.shape[0], idx.shape[0], scale.shape[1])
         else:
-            z = (_probit(numerical)[:, :, None] - self.num_loc[None]) / scale[None]
-            terms = -0.5 * z.square() - torch.log(scale)[None] - _HALF_LOG_2PI
-            terms = torch.where(observed[:, :, None], terms, 0.0)
+            # computed column-major, (M, n, K), in three passes: z = y / s - loc / s and
+            # -z^2 / 2 - log s - log(2 pi) / 2 as two fused multiply-adds, then the mask
+            inv = scale.reciprocal()
+            z = torch.addcmul((-self.num_loc * inv)[:, None, :],
+                              _probit(numerical).T[:, :, None], inv[:, None, :])
+            terms = torch.addcmul((-torch.log(scale) - _HALF_LOG_2PI)[:, None, :], z, z,
+                                  value=-0.5)
+            terms = torch.where(observed.T[:, :, None], terms, 0.0)
+        terms = terms.transpose(0, 1)
         if bounds is not None:
             za, zb = self._standard_bounds(bounds)
             terms = torch.where(torch.isnan(bounds[0])[:, :, None], terms,
@@ -813,25 +821,57 @@ class TreeMixture(HierarchicalMixture):
         return out
 
     # ------------------------------------------------------------ likelihood
-    def _node_terms(self, idx, log_leaves, numerical=None, bounds=None):
-        """Each column's leaves summed per latent state: ``(n, G, K)``."""
-        zero = log_leaves.new_zeros(self.k1, self.n_groups, 1)
-        return self._group_terms(idx, log_leaves, zero, numerical, bounds)[..., 0].transpose(
-            1, 2)
+    def _depth_terms(self, idx, log_leaves, numerical=None, bounds=None):
+        """Each column's leaves summed per latent state, node-major in depth order:
+        ``(G, n, K)``, the nodes of :meth:`_levels` concatenated (root's depth first), and
+        the levels.
 
-    def _upward(self, terms, log_trans):
-        """Upward messages: each depth's beliefs ``terms + messages of the children``
-        ``(n, S_d, K)`` over the states of its nodes, root's depth first.
-
-        The node terms are gathered once in depth order and split into per-depth views, and
-        each depth's messages are summed into the depth above only: no ``(n, G, K)`` tensor
-        is rebuilt per depth (nor, in the backward pass, per gather).
+        One ``embedding_bag`` sums each (node, row)'s leaves straight into this layout, and
+        the Gaussian terms ``(M, n, K)`` are added by one ``index_add`` on the first
+        dimension: every depth is then a contiguous block, and the upward pass's batched
+        matrix products need no transposing copies.
         """
         levels = self._levels()
-        n, K = terms.shape[0], terms.shape[2]
-        order = torch.cat([nodes for nodes, _ in levels])
+        n, V = idx.shape
+        L, M, G, K = self.n_levels, self.n_numerical, self.n_groups, self.k1
+        device = idx.device
+        depth_order = torch.cat([nodes for nodes, _ in levels])
+        position = torch.empty_like(depth_order)
+        position[depth_order] = torch.arange(G, device=device)
+        gauss = self._gaussian_terms(idx, numerical, bounds)
+        if self.gaussian:  # the scalars' bin leaves are not used: free in the table
+            idx = torch.cat([torch.full_like(idx[:, :M], L), idx[:, M:]], 1)
+        table = self.leaf_table(log_leaves)
+        var_position = position[self.group_of]  # (V,) each variable's node, depth order
+        var_order = torch.argsort(var_position, stable=True)
+        sizes = self.group_sizes[depth_order]
+        starts = torch.cumsum(sizes, 0) - sizes
+        flat = (idx + torch.arange(V, device=device) * (L + 2))[:, var_order]
+        # the bag of (node g, row i) holds flat[i, starts[g]:starts[g] + sizes[g]]: write
+        # the entries in (g, i, j) order
+        g = var_position[var_order]
+        dest = ((n - 1) * starts[g] + torch.arange(V, device=device))[None, :] + (
+            torch.arange(n, device=device)[:, None] * sizes[g][None, :])
+        bags = flat.new_empty(n * V)
+        bags[dest.reshape(-1)] = flat.reshape(-1)
+        offsets = (n * starts[:, None] + torch.arange(n, device=device)[None, :]
+                   * sizes[:, None]).reshape(-1)
+        terms = nn.functional.embedding_bag(bags, table, offsets, mode="sum").view(G, n, K)
+        if gauss is not None:
+            terms = terms.index_add(0, var_position[:M], gauss.transpose(0, 1))
+        return terms, levels
+
+    def _upward(self, terms, levels, log_trans):
+        """Upward messages from the depth-major node terms of :meth:`_depth_terms`: each
+        depth's beliefs ``terms + messages of the children`` ``(S_d, n, K)`` over the
+        states of its nodes, root's depth first.
+
+        Each depth is a contiguous block of ``terms``; its messages are summed into the
+        depth above only (one ``index_add`` on the node dimension).
+        """
+        n, K = terms.shape[1], terms.shape[2]
         sizes = [len(nodes) for nodes, _ in levels]
-        by_depth = terms[:, order].split(sizes, dim=1)
+        by_depth = terms.split(sizes, dim=0)
         trans = log_trans.exp()
         beliefs = [None] * len(levels)
         incoming = None
@@ -844,17 +884,17 @@ class TreeMixture(HierarchicalMixture):
             # message to the parent: log sum_c p(c | p) exp(belief_c), as a matrix product
             top = belief.amax(-1, keepdim=True)
             top = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
-            msg = torch.einsum("nsc,spc->nsp", torch.exp(belief - top), trans[nodes])
+            msg = torch.bmm(torch.exp(belief - top), trans[nodes].transpose(1, 2))
             msg = torch.log(msg) + top
-            incoming = terms.new_zeros(n, sizes[d - 1], K).index_add(1, up, msg)
-        return levels, beliefs
+            incoming = terms.new_zeros(sizes[d - 1], n, K).index_add(0, up, msg)
+        return beliefs
 
     def _log_prob_idx(self, idx, log_leaves, log_sub, log_top, numerical=None):
         if idx.shape[1] == 0:
             return idx.new_zeros(idx.shape[0], dtype=torch.float32)
-        terms = self._node_terms(idx, log_leaves, numerical)
-        _, beliefs = self._upward(terms, log_sub)
-        return torch.logsumexp(beliefs[0] + log_top, -1).sum(-1)
+        terms, levels = self._depth_terms(idx, log_leaves, numerical)
+        beliefs = self._upward(terms, levels, log_sub)
+        return torch.logsumexp(beliefs[0] + log_top, -1).sum(0)
 
     def _variable_posteriors(self, idx, numerical=None):
         """``log p(z_g(v) = k | e)`` ``(n, V, K)``: the gradient of the log-likelihood
@@ -864,12 +904,15 @@ class TreeMixture(HierarchicalMixture):
         with torch.inference_mode(False), torch.enable_grad():
             idx = idx.clone()
             log_sub, log_top = (w.detach() for w in self.log_weights())
-            terms = self._node_terms(idx, self.log_leaves().detach(), numerical)
+            terms, levels = self._depth_terms(idx, self.log_leaves().detach(), numerical)
             terms = terms.detach().requires_grad_(True)
-            _, beliefs = self._upward(terms, log_sub)
+            beliefs = self._upward(terms, levels, log_sub)
             ll = torch.logsumexp(beliefs[0] + log_top, -1).sum()
             (post,) = torch.autograd.grad(ll, terms)
-        return torch.log(post.clamp_min(1e-30))[:, self.group_of]
+        depth_order = torch.cat([nodes for nodes, _ in levels])
+        position = torch.empty_like(depth_order)
+        position[depth_order] = torch.arange(len(depth_order), device=depth_order.device)
+        return torch.log(post.clamp_min(1e-30))[position[self.group_of]].transpose(0, 1)
 
     # ------------------------------------------------------------ sampling
     @torch.no_grad()
@@ -892,8 +935,8 @@ class TreeMixture(HierarchicalMixture):
                 rows = nodes[None, :] * K + state[:, self.parent[nodes]]  # (n, S)
                 state[:, nodes] = _draw_alias(*tables["sub_alias"], rows, generator)
         else:
-            terms = self._node_terms(idx, self.log_leaves(), numerical, bounds)
-            levels, beliefs = self._upward(terms, log_sub)
+            terms, levels = self._depth_terms(idx, self.log_leaves(), numerical, bounds)
+            beliefs = [b.transpose(0, 1) for b in self._upward(terms, levels, log_sub)]
             levels = [nodes for nodes, _ in levels]
             state[:, levels[0]] = _draw(_cdf(torch.softmax(beliefs[0] + log_top, -1)),
                                         generator)
