@@ -17,7 +17,9 @@ pd.Interval(30, 40)}``). Its bounds are clipped to the training range and mapped
 encoder's (0, 1) scale; the column's state is fixed to ``present``. A model whose
 ``_generate_in_ranges`` is native draws within them; the fallback accepts candidates whose
 value lies between them. The decoded values are then clipped to the range, so that rounding
-in the decoder (an integer column) cannot step out of it.
+in the decoder (an integer column) cannot step out of it. A range that holds point masses
+of the column (separate states, such as zero capital gains) leaves the state free and goes
+to the fallback, which also accepts a candidate whose state is one of those masses.
 """
 
 from __future__ import annotations
@@ -42,11 +44,16 @@ def sample_conditional(model, n_samples, conditions, rng):
         return generate_frame(model, n_samples, rng)
     lay = model.encoder_.layout_
     bounds = np.full((2, *fixed_num.shape), np.nan)
-    for column, (_, _, lo_u, hi_u) in ranges.items():
+    # a range holding point masses: the column's state is free, and a candidate is accepted
+    # with a value on the scale within the bounds or with a point mass inside the range
+    states = {}
+    for column, (_, _, lo_u, hi_u, mass_codes) in ranges.items():
         bounds[0][:, lay.numerical_position(column)] = lo_u
         bounds[1][:, lay.numerical_position(column)] = hi_u
         state = lay.discrete_position(column)
-        if state is not None:
+        if mass_codes is not None:
+            states[column] = (state, mass_codes)
+        elif state is not None:
             fixed_codes[:, state] = 0  # a value on the scale: "present"
     torch_seed, decode_seed = (int(s) for s in rng.randint(MAX_SEED, size=2))
     generator = seeded_generator(torch_seed, model.device_)
@@ -55,17 +62,23 @@ def sample_conditional(model, n_samples, conditions, rng):
         fixed_num = np.repeat(fixed_num, n_samples, axis=0)
         fixed_codes = np.repeat(fixed_codes, n_samples, axis=0)
         bounds = np.repeat(bounds, n_samples, axis=1)
-        ranges = {c: tuple(np.repeat(a, n_samples) for a in r) for c, r in ranges.items()}
+        ranges = {c: tuple(np.repeat(a, n_samples, axis=0) for a in r[:4]) + (r[4],)
+                  for c, r in ranges.items()}
+        states = {c: (j, np.repeat(m, n_samples, axis=0)) for c, (j, m) in states.items()}
     model.modules_.eval()
-    views = _native(model, fixed_num, fixed_codes, generator, bounds if ranges else None)
+    views = None
+    if not states:  # the native paths condition the state on "present"
+        views = _native(model, fixed_num, fixed_codes, generator, bounds if ranges else None)
     if views is None:
         views = _rejection(model, frame, fixed_num, fixed_codes, generator,
-                           bounds if ranges else None)
+                           bounds if ranges else None, states)
     out = model.encoder_.inverse_transform_columns(*views, random_state=decode_seed)
     for column in frame.columns:
         if column in ranges:
             lo, hi = ranges[column][:2]
-            out[column] = _clip(out[column], lo, hi)
+            on_scale = (views[1][:, states[column][0]] == 0 if column in states
+                        else np.ones(len(out), dtype=bool))
+            out[column] = _clip(out[column], lo, hi, on_scale)
         else:
             out[column] = _exact(frame[column], out[column], column)
     return out
@@ -105,33 +118,38 @@ def _ranges(encoder, frame):
         masses = np.asarray(st.masses, dtype=np.float64)[None, :]
         inside = (np.where(open_left[:, None], masses > lo[:, None], masses >= lo[:, None])
                   & np.where(open_right[:, None], masses < hi[:, None], masses <= hi[:, None]))
-        if inside.any():
-            row, k = np.argwhere(inside)[0]
-            raise ValueError(f"Column {column!r} cannot be conditioned on {values[row]}: it "
-                             f"holds the point mass {float(masses[0, k])!r}, a separate state "
-                             "of the column; condition on that value alone, or on a range "
-                             "that leaves it out.")
         if st.integer:  # whole units inside the interval
             lo = np.where(open_left & (lo == np.floor(lo)), lo + 1, np.ceil(lo))
             hi = np.where(open_right & (hi == np.ceil(hi)), hi - 1, np.floor(hi))
         lo, hi = np.maximum(lo, st.minimum), np.minimum(hi, st.maximum)
-        if (lo > hi).any():
-            example = values[np.argmax(lo > hi)]
+        empty = lo > hi
+        if (empty & ~inside.any(axis=1)).any():
+            example = values[np.argmax(empty & ~inside.any(axis=1))]
             raise ValueError(f"Column {column!r} cannot be conditioned on {example}: it holds "
                              f"no value of the training range [{st.minimum!r}, "
                              f"{st.maximum!r}]{' in whole units' if st.integer else ''}.")
         # an integer value covers half a unit either side on the scale (its mass is spread
         # there by the encoding): the whole units at the ends keep all their rows
         half = 0.5 if st.integer else 0.0
-        out[column] = (lo, hi, col.scale(np.maximum(lo - half, st.minimum)),
-                       col.scale(np.minimum(hi + half, st.maximum)))
+        lo_u = col.scale(np.maximum(lo - half, st.minimum))
+        hi_u = col.scale(np.minimum(hi + half, st.maximum))
+        # a range with no value on the scale (only point masses): nothing there is accepted
+        lo_u, hi_u = np.where(empty, 2.0, lo_u), np.where(empty, -1.0, hi_u)
+        # point masses inside the range: their state codes (present, [missing], masses...)
+        codes = None
+        if inside.any():
+            first = 1 + int(st.has_missing)
+            codes = np.zeros((len(values), first + masses.shape[1]), dtype=bool)
+            codes[:, first:] = inside
+        out[column] = (lo, hi, lo_u, hi_u, codes)
     return out
 
 
-def _clip(decoded, lo, hi):
-    """The decoded values of a range-conditioned column, clipped into their ranges."""
+def _clip(decoded, lo, hi, on_scale):
+    """The decoded values of a range-conditioned column, clipped into their ranges (the rows
+    ``on_scale``; a point mass is inside its range already)."""
     values = decoded.to_numpy(dtype=np.float64)
-    clipped = np.minimum(np.maximum(values, lo), hi)
+    clipped = np.where(on_scale, np.minimum(np.maximum(values, lo), hi), values)
     out = decoded.copy()
     out[:] = clipped.astype(decoded.dtype) if decoded.dtype.kind in "iuf" else clipped
     return out
@@ -190,19 +208,29 @@ def _native(model, fixed_num, fixed_codes, generator, bounds=None):
     return numerical, codes
 
 
-def _rejection(model, frame, fixed_num, fixed_codes, generator, bounds=None):
-    """Per-column views of rows accepted by rejection (see the module's docstring)."""
+def _rejection(model, frame, fixed_num, fixed_codes, generator, bounds=None, states=None):
+    """Per-column views of rows accepted by rejection (see the module's docstring).
+
+    ``states``: ``{column: (state position, accepted (n, levels) bool)}`` for ranges that
+    hold point masses: a candidate passes such a column with its state ``present`` and its
+    value within the bounds, or with a state the row accepts (a point mass in the range).
+    """
     n = fixed_num.shape[0]
     if bounds is None:
         bounds = np.full((2, *fixed_num.shape), np.nan)
+    lay = model.encoder_.layout_
+    states = states or {}
+    scale_of = {j: lay.numerical_position(c) for c, (j, _) in states.items()}
     # requested rows with the same condition share their candidates
     key = np.concatenate([np.nan_to_num(fixed_num, nan=-1.0), fixed_codes,
                           np.nan_to_num(bounds[0], nan=-1.0),
-                          np.nan_to_num(bounds[1], nan=-1.0)], axis=1)
+                          np.nan_to_num(bounds[1], nan=-1.0)]
+                         + [m.astype(np.float64) for _, m in states.values()], axis=1)
     groups, first, group_of = np.unique(key, axis=0, return_index=True, return_inverse=True)
     group_of = group_of.ravel()
     g_num, g_codes = fixed_num[first], fixed_codes[first]
     g_lo, g_hi = bounds[0][first], bounds[1][first]
+    g_states = [(j, m[first]) for j, m in states.values()]
     rows = np.argsort(group_of, kind="stable")  # requested rows, by group
     n_rows = np.bincount(group_of, minlength=len(groups))
     row_start = np.concatenate([[0], np.cumsum(n_rows)[:-1]])
@@ -239,6 +267,10 @@ def _rejection(model, frame, fixed_num, fixed_codes, generator, bounds=None):
         with np.errstate(invalid="ignore"):
             num_ok = np.isnan(target_num) | (np.abs(num - target_num) <= tol)
             num_ok &= np.isnan(target_lo) | ((num >= target_lo) & (num <= target_hi))
+        for j, accepted_states in g_states:  # a point mass inside the range also passes
+            level = code[:, j]
+            num_ok[:, scale_of[j]] &= level == 0
+            num_ok[:, scale_of[j]] |= accepted_states[cand_group, level]
         ok = num_ok.all(axis=1) & ((target_codes < 0) | (code == target_codes)).all(axis=1)
         # rank of each accepted candidate within its group; keep as many as are pending
         csum = np.concatenate([[0], np.cumsum(ok)])

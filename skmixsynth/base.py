@@ -434,7 +434,8 @@ class BaseSynthesizer(BaseEstimator, metaclass=ABCMeta):
             column may instead be given a range, a ``pandas.Interval`` (``{"age":
             pd.Interval(30, 40)}``, in every row of a DataFrame's column): its values are then
             drawn within it (whole units for an integer column), given the other
-            conditions; a range may not hold one of the column's point masses. A column not
+            conditions; a range that holds one of the column's point masses gives that
+            value and the values around it, in the model's proportions. A column not
             seen at fit, a category not seen at fit or not kept by rare-value protection, a
             number outside the training range, a range with no training value, or an
             identifier column is a ``ValueError`` naming the column and the value.

@@ -143,14 +143,38 @@ def test_a_range_of_whole_units_reaches_both_ends(independent, real):
     assert fake["age"].dtype == real["age"].dtype
 
 
+def test_a_range_holding_a_point_mass_gives_the_mass_and_the_values_around_it():
+    rng = np.random.default_rng(0)
+    n = 4000
+    X = pd.DataFrame({"g": np.where(rng.random(n) < 0.6, 0.0, rng.uniform(1.0, 20.0, n)),
+                      "c": rng.choice(["p", "q"], n)})
+    X.loc[X["g"] > 0, "c"] = "q"  # c = p only where g is the point mass 0
+    # 0 is a point mass of g (point_masses=0.1): a state of the column, not a scale value
+    model = MixtureSynthesizer(n_components=4, epochs=8, random_state=0).fit(X)
+    free = model.sample(40000, random_state=1)["g"]
+    inside = free[free.between(-1.0, 5.0, inclusive="right")]
+    share = (inside == 0).mean()  # the model's own share of the mass within the range
+    fake = model.sample(3000, conditions={"g": pd.Interval(-1.0, 5.0)}, random_state=0)
+    assert fake["g"].between(-1.0, 5.0, inclusive="right").all()
+    zero = fake["g"] == 0
+    assert 0.5 < share < 0.97 and abs(zero.mean() - share) < 0.03
+    assert fake.loc[~zero, "g"].between(0.5, 5.0).all() and (~zero).sum() > 100
+    assert (fake.loc[~zero, "c"] == "q").mean() > 0.95  # the dependency on c is kept
+    # only the mass in range; one range per row, with and without the mass
+    assert (model.sample(20, conditions={"g": pd.Interval(-1.0, 0.5)},
+                         random_state=0)["g"] == 0).all()
+    rows = [pd.Interval(-1.0, 5.0), pd.Interval(10.0, 15.0)] * 50
+    fake = model.sample(conditions=pd.DataFrame({"g": rows}), random_state=1)
+    assert all(r.left < g <= r.right for r, g in zip(rows, fake["g"], strict=True))
+    assert (fake["g"][::2] == 0).any() and (fake["g"][1::2] > 10).all()
+
+
 def test_bad_ranges_are_named():
     rng = np.random.default_rng(0)
     X = pd.DataFrame({"g": np.where(rng.random(400) < 0.5, 0.0, rng.exponential(10, 400)),
                       "c": rng.choice(["p", "q"], 400)})
     # 0 is a point mass of g: a state of its own (point_masses=0.1)
     model = MixtureSynthesizer(n_components=3, epochs=2, random_state=0).fit(X)
-    with pytest.raises(ValueError, match=r"'g'.*point mass 0\.0"):
-        model.sample(5, conditions={"g": pd.Interval(-1.0, 5.0)})
     assert model.sample(50, conditions={"g": pd.Interval(0.0, 5.0)},  # (0, 5]: no mass
                         random_state=0)["g"].between(0.0, 5.0, inclusive="right").all()
     with pytest.raises(ValueError, match=r"'c' cannot be conditioned on a range"):
