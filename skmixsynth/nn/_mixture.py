@@ -835,9 +835,7 @@ class TreeMixture(HierarchicalMixture):
         n, V = idx.shape
         L, M, G, K = self.n_levels, self.n_numerical, self.n_groups, self.k1
         device = idx.device
-        depth_order = torch.cat([nodes for nodes, _ in levels])
-        position = torch.empty_like(depth_order)
-        position[depth_order] = torch.arange(G, device=device)
+        depth_order, position = _depth_positions(levels)
         gauss = self._gaussian_terms(idx, numerical, bounds)
         if self.gaussian:  # the scalars' bin leaves are not used: free in the table
             idx = torch.cat([torch.full_like(idx[:, :M], L), idx[:, M:]], 1)
@@ -909,9 +907,7 @@ class TreeMixture(HierarchicalMixture):
             beliefs = self._upward(terms, levels, log_sub)
             ll = torch.logsumexp(beliefs[0] + log_top, -1).sum()
             (post,) = torch.autograd.grad(ll, terms)
-        depth_order = torch.cat([nodes for nodes, _ in levels])
-        position = torch.empty_like(depth_order)
-        position[depth_order] = torch.arange(len(depth_order), device=depth_order.device)
+        _, position = _depth_positions(levels)
         return torch.log(post.clamp_min(1e-30))[position[self.group_of]].transpose(0, 1)
 
     # ------------------------------------------------------------ sampling
@@ -947,6 +943,15 @@ class TreeMixture(HierarchicalMixture):
         component = state[:, self.group_of]  # (n, V) in [0, K)
         return self._views(numerical, codes, idx, component, generator, tables, free=_free,
                            bounds=bounds)
+
+
+def _depth_positions(levels):
+    """The tree's nodes in depth order (root's depth first) and each node's position in that
+    order: ``(depth_order, position)``, each ``(G,)``."""
+    depth_order = torch.cat([nodes for nodes, _ in levels])
+    position = torch.empty_like(depth_order)
+    position[depth_order] = torch.arange(len(depth_order), device=depth_order.device)
+    return depth_order, position
 
 
 def _maximum_spanning_tree(weights):
