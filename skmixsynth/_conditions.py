@@ -62,7 +62,8 @@ def sample_conditional(model, n_samples, conditions, rng):
         fixed_num = np.repeat(fixed_num, n_samples, axis=0)
         fixed_codes = np.repeat(fixed_codes, n_samples, axis=0)
         bounds = np.repeat(bounds, n_samples, axis=1)
-        ranges = {c: tuple(np.repeat(a, n_samples, axis=0) for a in r[:4]) + (r[4],)
+        # the clipping bounds per row (the masses' codes went to ``states``)
+        ranges = {c: (np.repeat(r[0], n_samples), np.repeat(r[1], n_samples))
                   for c, r in ranges.items()}
         states = {c: (j, np.repeat(m, n_samples, axis=0)) for c, (j, m) in states.items()}
     model.modules_.eval()

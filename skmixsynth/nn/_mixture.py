@@ -404,18 +404,26 @@ class HierarchicalMixture(nn.Module):
         table = torch.cat([log_leaves, log_leaves.new_zeros(V, 1, K), not_missing[:, None]], 1)
         return table.reshape(V * (L + 2), K)
 
+    def _leaf_rows(self, idx, log_leaves, numerical=None, bounds=None):
+        """What the leaf sums are gathered from: the leaf table, each variable's row in it
+        ``(n, V)`` (with Gaussian leaves a scalar's bin row is the free one), and the
+        Gaussian terms (:meth:`_gaussian_terms`, or ``None``)."""
+        L, M, V = self.n_levels, self.n_numerical, idx.shape[1]
+        gauss = self._gaussian_terms(idx, numerical, bounds)
+        if self.gaussian:  # the scalars' bin leaves are not used: free in the table
+            idx = torch.cat([torch.full_like(idx[:, :M], L), idx[:, M:]], 1)
+        flat = idx + torch.arange(V, device=idx.device) * (L + 2)
+        return self.leaf_table(log_leaves), flat, gauss
+
     def _group_terms(self, idx, log_leaves, log_sub, numerical=None, bounds=None):
         """Per-(row, top, group, sub) log-likelihoods, including the sub-component weights:
         each group's leaves summed by one ``embedding_bag`` over the leaf table (and, with
         Gaussian leaves, the scalars' densities added to their groups by one ``index_add``;
         ``numerical`` is then needed where a scalar is observed)."""
         n, V = idx.shape
-        L, G, M = self.n_levels, self.n_groups, self.n_numerical
-        gauss = self._gaussian_terms(idx, numerical, bounds)
-        if self.gaussian:  # the scalars' bin leaves are not used: free in the table
-            idx = torch.cat([torch.full_like(idx[:, :M], L), idx[:, M:]], 1)
-        table = self.leaf_table(log_leaves)
-        flat = (idx + torch.arange(V, device=idx.device) * (L + 2))[:, self.order]
+        G, M = self.n_groups, self.n_numerical
+        table, flat, gauss = self._leaf_rows(idx, log_leaves, numerical, bounds)
+        flat = flat[:, self.order]
         starts = torch.cumsum(self.group_sizes, 0) - self.group_sizes
         offsets = (torch.arange(n, device=idx.device)[:, None] * V + starts[None]).reshape(-1)
         groups = nn.functional.embedding_bag(flat.reshape(-1), table, offsets, mode="sum")
@@ -833,18 +841,15 @@ class TreeMixture(HierarchicalMixture):
         """
         levels = self._levels()
         n, V = idx.shape
-        L, M, G, K = self.n_levels, self.n_numerical, self.n_groups, self.k1
+        M, G, K = self.n_numerical, self.n_groups, self.k1
         device = idx.device
         depth_order, position = _depth_positions(levels)
-        gauss = self._gaussian_terms(idx, numerical, bounds)
-        if self.gaussian:  # the scalars' bin leaves are not used: free in the table
-            idx = torch.cat([torch.full_like(idx[:, :M], L), idx[:, M:]], 1)
-        table = self.leaf_table(log_leaves)
+        table, flat, gauss = self._leaf_rows(idx, log_leaves, numerical, bounds)
         var_position = position[self.group_of]  # (V,) each variable's node, depth order
         var_order = torch.argsort(var_position, stable=True)
         sizes = self.group_sizes[depth_order]
         starts = torch.cumsum(sizes, 0) - sizes
-        flat = (idx + torch.arange(V, device=device) * (L + 2))[:, var_order]
+        flat = flat[:, var_order]
         # the bag of (node g, row i) holds flat[i, starts[g]:starts[g] + sizes[g]]: write
         # the entries in (g, i, j) order
         g = var_position[var_order]
