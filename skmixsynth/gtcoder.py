@@ -71,6 +71,17 @@ class GTCoderSynthesizer(BaseSynthesizer):
         several places (the rotated grid of Table 2). See ``docs/gtcoder.md``.
     kl_weight : float, default=1.0
         The weight ``lambda_1`` of the KL term in eq. 13 (the paper's).
+    kl_warmup : int, default=0
+        KL annealing (Bowman et al., 2016): the KL term's weight rises linearly from 0 to
+        ``kl_weight`` over the first ``kl_warmup`` optimizer steps. ``0`` (the paper's): the
+        full weight from the first step. See ``docs/gtcoder.md`` for what it does to the
+        benchmarks.
+    free_bits : float, default=0.0
+        Free bits (Kingma et al., 2016), in nats per latent dimension: the KL term of a batch
+        is ``max(KL, free_bits * latent_dim)``, so the optimizer gains nothing from pushing
+        the posterior closer to the prior than that. The mixture prior does not factor over
+        the latent dimensions, so the floor is on their sum (free bits with one group).
+        ``0.0`` (the paper's): no floor.
     cl_weight : float, default=0.5
         The weight ``lambda_2`` of the contrastive term in eq. 13 (the paper's).
     re_weight : float, default=10.0
@@ -239,6 +250,8 @@ class GTCoderSynthesizer(BaseSynthesizer):
         "decoder_dims": [tuple, list],
         "decoder_modes": [Interval(numbers.Integral, 1, None, closed="left")],
         "kl_weight": [Interval(numbers.Real, 0, None, closed="left")],
+        "kl_warmup": [Interval(numbers.Integral, 0, None, closed="left")],
+        "free_bits": [Interval(numbers.Real, 0, None, closed="left")],
         "cl_weight": [Interval(numbers.Real, 0, None, closed="left")],
         "re_weight": [Interval(numbers.Real, 0, None, closed="neither")],
         "temperature": [Interval(numbers.Real, 0, None, closed="neither")],
@@ -278,6 +291,8 @@ class GTCoderSynthesizer(BaseSynthesizer):
         decoder_dims=(256, 256),
         decoder_modes=1,
         kl_weight=1.0,
+        kl_warmup=0,
+        free_bits=0.0,
         cl_weight=0.5,
         re_weight=10.0,
         temperature=0.95,
@@ -312,6 +327,8 @@ class GTCoderSynthesizer(BaseSynthesizer):
         self.decoder_dims = decoder_dims
         self.decoder_modes = decoder_modes
         self.kl_weight = kl_weight
+        self.kl_warmup = kl_warmup
+        self.free_bits = free_bits
         self.cl_weight = cl_weight
         self.re_weight = re_weight
         self.temperature = temperature
@@ -399,6 +416,7 @@ class GTCoderSynthesizer(BaseSynthesizer):
             # get the default implementation.
             fused = self.device_.type in ("cpu", "cuda") or None
             self._optim = torch.optim.Adam(self.modules_.parameters(), lr=self.lr, fused=fused)
+            self._steps = 0  # optimizer steps so far, for the KL warm-up
         else:
             # a bounded uniform sample of the draws (the rows with the smallest random keys)
             # and running level counts: the pass over a Parquet stream of any length holds
@@ -406,7 +424,7 @@ class GTCoderSynthesizer(BaseSynthesizer):
             self._latent_draws = {"z": None, "keys": None, "counts": None}
 
     def _on_fit_end(self):
-        for attr in ("_optim", "_latent_draws"):
+        for attr in ("_optim", "_latent_draws", "_steps"):
             self.__dict__.pop(attr, None)
 
     def _train_step(self, phase, batch, generator, *, progress):
@@ -418,7 +436,7 @@ class GTCoderSynthesizer(BaseSynthesizer):
         parts = net.losses(numerical, codes, generator, temperature=self.temperature,
                            contrastive=use_cl)
         kl, cl, re = (parts[k].mean() for k in ("kl", "cl", "re"))
-        loss = self.kl_weight * kl + self.re_weight * re
+        loss = self._kl_factor() * self._kl_floor(kl) + self.re_weight * re
         if use_cl:
             loss = loss + self.cl_weight * cl
         self._optim.zero_grad(set_to_none=True)
@@ -427,7 +445,20 @@ class GTCoderSynthesizer(BaseSynthesizer):
             torch.nn.utils.clip_grad_norm_(self.modules_.parameters(), self.max_grad_norm,
                                            foreach=True)
         self._optim.step()
+        self._steps += 1
         return {"loss": loss.detach(), "kl": kl.detach(), "cl": cl.detach(), "re": re.detach()}
+
+    def _kl_factor(self):
+        """The KL term's weight at this step: ``kl_weight``, ramped up over ``kl_warmup``."""
+        if self.kl_warmup and self._steps < self.kl_warmup:
+            return self.kl_weight * (self._steps + 1) / (self.kl_warmup + 1)
+        return self.kl_weight
+
+    def _kl_floor(self, kl):
+        """The batch's KL term with ``free_bits`` nats per latent dimension free."""
+        if self.free_bits > 0:
+            return torch.clamp(kl, min=float(self.free_bits) * int(self.latent_dim))
+        return kl
 
     @torch.no_grad()
     def _latent_step(self, net, numerical, codes, generator, progress):

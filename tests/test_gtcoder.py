@@ -243,6 +243,8 @@ def test_grid_search_with_the_package_scorers(real):
     (dict(latent_dim=0), "latent_dim"),
     (dict(re_weight=0.0), "re_weight"),
     (dict(kl_weight=-1.0), "kl_weight"),
+    (dict(kl_warmup=-1), "kl_warmup"),
+    (dict(free_bits=-0.5), "free_bits"),
     (dict(temperature=0.0), "temperature"),
     (dict(prior="laplace"), "prior"),
     (dict(fusion="rnn"), "fusion"),
@@ -313,6 +315,38 @@ def test_ablation_switches_and_options_train(real, options):
     assert np.isfinite(model.score_samples(real.iloc[:10])).all()
     if options.get("contrastive") is False or options.get("cl_weight") == 0.0:
         assert all(h["cl"] == 0 for h in model.history_ if h["phase"] == "train")
+
+
+def _weights(model):
+    return {k: v.clone() for k, v in model.modules_.state_dict().items()}
+
+
+def _same(a, b):
+    return all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_kl_warmup_ramps_the_kl_weight_over_the_first_steps(real):
+    one_batch = dict(batch_size=len(real), epochs=1)  # one optimizer step
+    # step 0 of a warm-up of 3 steps weighs the KL term by 1/4 of kl_weight
+    warm = _weights(tiny(kl_warmup=3, kl_weight=2.0, **one_batch).fit(real))
+    assert _same(warm, _weights(tiny(kl_weight=0.5, **one_batch).fit(real)))
+    assert not _same(warm, _weights(tiny(kl_weight=2.0, **one_batch).fit(real)))
+    # after the warm-up the full weight: 0 steps of warm-up is the default fit
+    assert _same(_weights(tiny(kl_warmup=0).fit(real)), _weights(tiny().fit(real)))
+    ramped = tiny(kl_warmup=5).fit(real)
+    assert not _same(_weights(ramped), _weights(tiny().fit(real)))
+    assert not hasattr(ramped, "_steps")  # training state does not outlive fit
+
+
+def test_free_bits_above_the_kl_free_the_kl_term(real):
+    # a floor far above any batch's KL: the term is constant, its gradient zero, so the
+    # fit is the fit without the KL term
+    freed = tiny(free_bits=1e3).fit(real)
+    assert _same(_weights(freed), _weights(tiny(kl_weight=0.0).fit(real)))
+    kl = [h["kl"] for h in freed.history_ if h["phase"] == "train"]
+    assert all(0 < k < 1e3 * freed.latent_dim for k in kl)  # history keeps the true KL
+    # a floor below every batch's KL changes nothing
+    assert _same(_weights(tiny(free_bits=1e-9).fit(real)), _weights(tiny().fit(real)))
 
 
 def test_non_finite_loss_names_the_phase(real):
