@@ -590,6 +590,20 @@ def _scale(values, knots, lo, hi):
     return (values - lo) / (hi - lo)
 
 
+def _scale_ends(values, knots, lo, hi):
+    """Values -> the ends ``(left, right)`` of the stretch of [0, 1] that decodes to each
+    value: a value held by several rows (tied knots) spans an interval of the quantile
+    scale, whose middle is :func:`_scale`'s; elsewhere (and on the min-max scale) both ends
+    are that point."""
+    if knots is None:
+        point = _scale(values, knots, lo, hi)
+        return point, point
+    levels = np.linspace(0.0, 1.0, knots.size)
+    right = _interp(values, knots, levels)  # numpy takes the last of tied knots
+    left = -_interp(-values, -knots[::-1], -levels[::-1])
+    return np.minimum(left, right), np.maximum(left, right)
+
+
 def _interp(x, xp, fp):
     """``np.interp``, also between knots a subnormal distance apart: there numpy's slope
     overflows, so a value between them gets inf (or ``inf * 0 = nan`` on the knot;
@@ -870,6 +884,30 @@ class NumericalColumn(BaseEstimator):
         if st.clip:
             values = np.clip(values, st.minimum, st.maximum)
         return _scale(values, st.quantiles, st.minimum, st.maximum)
+
+    def scale_ends(self, values):
+        """The stretch of [0, 1] that decodes to each value: ``(left, right)``.
+
+        :meth:`scale` maps a value to the middle of its stretch; a value that many rows
+        hold (zeros in a column whose zeros are not a point mass of the state span) covers a
+        stretch as wide as its share of the rows, and a range condition that includes the
+        value must include all of it.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skmixsynth import MixedTypeEncoder
+        >>> import pandas as pd
+        >>> X = pd.DataFrame({"x": [0.0] * 6 + [1.0, 2.0, 3.0, 4.0]})
+        >>> col = MixedTypeEncoder().fit(X).column_encoders_[0]
+        >>> left, right = col.scale_ends(np.array([0.0, 2.0]))
+        >>> float(right[0] - left[0]) > 0.4, bool(left[1] == right[1])  # zeros: 60 % of rows
+        (True, True)
+        """
+        st = self.state_
+        if st.clip:
+            values = np.clip(values, st.minimum, st.maximum)
+        return _scale_ends(values, st.quantiles, st.minimum, st.maximum)
 
     def _state_codes(self, values, missing):
         """Level of each row in the state span: 0 on the scale, 1 missing, then the masses."""

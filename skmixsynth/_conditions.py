@@ -132,8 +132,12 @@ def _ranges(encoder, frame):
         # an integer value covers half a unit either side on the scale (its mass is spread
         # there by the encoding): the whole units at the ends keep all their rows
         half = 0.5 if st.integer else 0.0
-        lo_u = col.scale(np.maximum(lo - half, st.minimum))
-        hi_u = col.scale(np.minimum(hi + half, st.maximum))
+        # a value many rows hold spans a stretch of the scale: a closed end takes all of
+        # it, an open end none (an integer column's ends are closed whole units by now)
+        lo_left, lo_right = col.scale_ends(np.maximum(lo - half, st.minimum))
+        hi_left, hi_right = col.scale_ends(np.minimum(hi + half, st.maximum))
+        lo_u = np.where(open_left & (not st.integer), lo_right, lo_left)
+        hi_u = np.where(open_right & (not st.integer), hi_left, hi_right)
         # a range with no value on the scale (only point masses): nothing there is accepted
         lo_u, hi_u = np.where(empty, 2.0, lo_u), np.where(empty, -1.0, hi_u)
         # point masses inside the range: their state codes (present, [missing], masses...)

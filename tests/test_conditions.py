@@ -169,6 +169,32 @@ def test_a_range_holding_a_point_mass_gives_the_mass_and_the_values_around_it():
     assert (fake["g"][::2] == 0).any() and (fake["g"][1::2] > 10).all()
 
 
+@pytest.mark.parametrize("make", [
+    lambda: IndependentSynthesizer(random_state=0),  # native: uniform within the bounds
+    lambda: MixtureSynthesizer(point_masses=None, n_components=4, epochs=4, random_state=0),
+])
+def test_a_range_ending_on_a_value_many_rows_hold_takes_all_or_none_of_it(make):
+    # zeros held by 60 % of the rows but no point mass of the state span: on the quantile
+    # scale they span [0, 0.6], and a range closed at 0 must take that whole stretch
+    rng = np.random.default_rng(0)
+    n = 5000
+    X = pd.DataFrame({"x": np.where(rng.random(n) < 0.6, 0.0, rng.exponential(10, n)),
+                      "c": rng.choice(["p", "q"], n)})
+    model = make().fit(X)
+    free = model.sample(40000, random_state=1)["x"]
+    share = (free[free.between(0.0, 5.0)] == 0).mean()  # the real rows: 0.78
+    closed = model.sample(4000, conditions={"x": pd.Interval(0.0, 5.0, closed="both")},
+                          random_state=0)["x"]
+    assert closed.between(0.0, 5.0).all()
+    assert 0.7 < share < 0.95 and abs((closed == 0).mean() - share) < 0.03
+    opened = model.sample(1000, conditions={"x": pd.Interval(0.0, 5.0, closed="right")},
+                          random_state=0)["x"]
+    assert ((opened > 0) & (opened <= 5.0)).all()
+    only = model.sample(50, conditions={"x": pd.Interval(-1.0, 0.0, closed="both")},
+                        random_state=0)["x"]
+    assert (only == 0).all()
+
+
 def test_bad_ranges_are_named():
     rng = np.random.default_rng(0)
     X = pd.DataFrame({"g": np.where(rng.random(400) < 0.5, 0.0, rng.exponential(10, 400)),
