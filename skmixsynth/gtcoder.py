@@ -71,11 +71,13 @@ class GTCoderSynthesizer(BaseSynthesizer):
         several places (the rotated grid of Table 2). See ``docs/gtcoder.md``.
     kl_weight : float, default=1.0
         The weight ``lambda_1`` of the KL term in eq. 13 (the paper's).
-    kl_warmup : int, default=0
+    kl_warmup : int, default=500
         KL annealing (Bowman et al., 2016): the KL term's weight rises linearly from 0 to
-        ``kl_weight`` over the first ``kl_warmup`` optimizer steps. ``0`` (the paper's): the
-        full weight from the first step. See ``docs/gtcoder.md`` for what it does to the
-        benchmarks.
+        ``kl_weight`` over the first ``kl_warmup`` optimizer steps, or over the first half
+        of the training steps if the fit is shorter (so that training always ends on the
+        full objective). ``500`` is half of ``min_steps``, the shortest default fit; ``0``
+        is the paper's: the full weight from the first step. The default is a measured
+        departure (see Notes).
     free_bits : float, default=0.0
         Free bits (Kingma et al., 2016), in nats per latent dimension: the KL term of a batch
         is ``max(KL, free_bits * latent_dim)``, so the optimizer gains nothing from pushing
@@ -219,6 +221,11 @@ class GTCoderSynthesizer(BaseSynthesizer):
       reconstruction follows TVAE's scale, whose clamped standard deviations inflate it)
       collapses the posterior here; ``re_weight=10`` keeps the paper's KL and contrastive
       weights and lets the latent code carry the rows.
+    - KL annealing (``kl_warmup=500``; the paper has none): over 3 seeds of the
+      benchmarks it raised adult's XGBoost detection from 0.36 to 0.42 and quality from
+      0.955 to 0.963, and ionosphere's macro-F1 from 0.82 to 0.87, left the other tables'
+      efficacy within their seeds' spread, and lowered mushroom's detection from 0.80 to
+      0.74. Free bits (``free_bits``) were tried too and stay off.
     - Gradient clipping (``max_grad_norm=1.0``; the paper has none): without it, the
       heteroscedastic likelihood of integer-valued columns made the loss jump by tens of nats
       between epochs and the last iterate could be a bad one.
@@ -291,7 +298,7 @@ class GTCoderSynthesizer(BaseSynthesizer):
         decoder_dims=(256, 256),
         decoder_modes=1,
         kl_weight=1.0,
-        kl_warmup=0,
+        kl_warmup=500,
         free_bits=0.0,
         cl_weight=0.5,
         re_weight=10.0,
@@ -416,7 +423,6 @@ class GTCoderSynthesizer(BaseSynthesizer):
             # get the default implementation.
             fused = self.device_.type in ("cpu", "cuda") or None
             self._optim = torch.optim.Adam(self.modules_.parameters(), lr=self.lr, fused=fused)
-            self._steps = 0  # optimizer steps so far, for the KL warm-up
         else:
             # a bounded uniform sample of the draws (the rows with the smallest random keys)
             # and running level counts: the pass over a Parquet stream of any length holds
@@ -424,7 +430,7 @@ class GTCoderSynthesizer(BaseSynthesizer):
             self._latent_draws = {"z": None, "keys": None, "counts": None}
 
     def _on_fit_end(self):
-        for attr in ("_optim", "_latent_draws", "_steps"):
+        for attr in ("_optim", "_latent_draws"):
             self.__dict__.pop(attr, None)
 
     def _train_step(self, phase, batch, generator, *, progress):
@@ -436,7 +442,7 @@ class GTCoderSynthesizer(BaseSynthesizer):
         parts = net.losses(numerical, codes, generator, temperature=self.temperature,
                            contrastive=use_cl)
         kl, cl, re = (parts[k].mean() for k in ("kl", "cl", "re"))
-        loss = self._kl_factor() * self._kl_floor(kl) + self.re_weight * re
+        loss = self._kl_factor(progress) * self._kl_floor(kl) + self.re_weight * re
         if use_cl:
             loss = loss + self.cl_weight * cl
         self._optim.zero_grad(set_to_none=True)
@@ -445,13 +451,14 @@ class GTCoderSynthesizer(BaseSynthesizer):
             torch.nn.utils.clip_grad_norm_(self.modules_.parameters(), self.max_grad_norm,
                                            foreach=True)
         self._optim.step()
-        self._steps += 1
         return {"loss": loss.detach(), "kl": kl.detach(), "cl": cl.detach(), "re": re.detach()}
 
-    def _kl_factor(self):
-        """The KL term's weight at this step: ``kl_weight``, ramped up over ``kl_warmup``."""
-        if self.kl_warmup and self._steps < self.kl_warmup:
-            return self.kl_weight * (self._steps + 1) / (self.kl_warmup + 1)
+    def _kl_factor(self, progress):
+        """The KL term's weight at this step: ``kl_weight``, ramped up over ``kl_warmup``
+        steps, or over the first half of the phase's steps if that is shorter."""
+        warmup = min(int(self.kl_warmup), progress.n_steps // 2)
+        if progress.step < warmup:
+            return self.kl_weight * (progress.step + 1) / (warmup + 1)
         return self.kl_weight
 
     def _kl_floor(self, kl):
