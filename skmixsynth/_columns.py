@@ -579,12 +579,10 @@ class NumericalState:
 def _scale(values, knots, lo, hi):
     """Values -> [0, 1]: through the knots (``"quantile"``) or the range (``"minmax"``)."""
     if knots is not None:
-        levels = np.linspace(0.0, 1.0, knots.size)
-        # Average the forward and the reversed interpolation so that a value repeated
-        # over several knots (a point mass) maps to the middle of its CDF interval.
-        up = _interp(values, knots, levels)
-        down = -_interp(-values, -knots[::-1], -levels[::-1])
-        return 0.5 * (up + down)
+        # a value repeated over several knots (a point mass) maps to the middle of its CDF
+        # interval
+        left, right = _scale_ends(values, knots, lo, hi)
+        return 0.5 * (left + right)
     if hi == lo:
         return np.full(values.shape, 0.5)
     return (values - lo) / (hi - lo)
@@ -599,7 +597,8 @@ def _scale_ends(values, knots, lo, hi):
         point = _scale(values, knots, lo, hi)
         return point, point
     levels = np.linspace(0.0, 1.0, knots.size)
-    right = _interp(values, knots, levels)  # numpy takes the last of tied knots
+    # the forward interpolation lands on the last of tied knots, the reversed on the first
+    right = _interp(values, knots, levels)
     left = -_interp(-values, -knots[::-1], -levels[::-1])
     return np.minimum(left, right), np.maximum(left, right)
 
